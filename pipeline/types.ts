@@ -1,0 +1,179 @@
+/**
+ * Core types of the generic pipeline engine. Nothing here knows what a stage
+ * computes: a stage kind is an opaque, versioned function from params and input
+ * artifacts (directories) to one output artifact (a directory) plus metrics and
+ * row tables.
+ *
+ * @module
+ */
+
+/** A JSON-compatible value (what params, runtime settings and metrics rows hold). */
+export type Json = null | boolean | number | string | Json[] | {
+  [key: string]: Json;
+};
+
+/** A JSON object. */
+export type JsonObject = { [key: string]: Json };
+
+/** Schema of one stage parameter. `doc` is shown by `--help` and in errors. */
+export type ParamSpec =
+  | { type: "number"; default?: number; min?: number; max?: number; doc: string }
+  | {
+    type: "integer";
+    default?: number;
+    min?: number;
+    max?: number;
+    doc: string;
+  }
+  | { type: "string"; default?: string; doc: string }
+  | { type: "boolean"; default?: boolean; doc: string }
+  | { type: "enum"; values: readonly string[]; default?: string; doc: string }
+  | { type: "number[]"; default?: number[]; doc: string }
+  | { type: "string[]"; default?: string[]; doc: string }
+  /** Free-form JSON (validated by the stage itself). */
+  | { type: "json"; default?: Json; doc: string };
+
+/** Parameter schema of a stage kind: name → spec. A spec without default is required. */
+export type ParamsSchema = Record<string, ParamSpec>;
+
+/** Declared input of a stage kind. */
+export interface InputSpec {
+  doc: string;
+  /** When true the YAML may leave this input unwired. */
+  optional?: boolean;
+}
+
+/** An input artifact handed to a running stage. */
+export interface InputArtifact {
+  /** Directory holding the upstream output files (read only). */
+  dir: string;
+  /** Content hash of the upstream output. */
+  hash: string;
+  /** Upstream stage name and loop step (null outside the loop). */
+  stage: string;
+  step: number | null;
+}
+
+/** Everything a stage sees while it runs. */
+export interface StageContext {
+  /** Stage name in the experiment file (e.g. "sample"). */
+  stage: string;
+  /** Loop step (0-based) or null for stages outside the loop. */
+  step: number | null;
+  /** Number of loop steps, or null outside the loop. */
+  steps: number | null;
+  /** Params after defaults were applied and validated. */
+  params: JsonObject;
+  /** Seed of this instance (already mixed with the loop step). */
+  seed: number;
+  /** Experiment-wide runtime settings (e.g. a tensor backend); part of every key. */
+  runtime: JsonObject;
+  /** Wired inputs by input name. */
+  inputs: Record<string, InputArtifact>;
+  /** Fresh, empty directory the stage writes its output files into. */
+  outDir: string;
+  /** Records a scalar metric for this instance. */
+  metric(name: string, value: number): void;
+  /** Appends rows to a named results table (e.g. "rollouts"). Columns are the union of row keys. */
+  rows(table: string, rows: JsonObject[]): void;
+  /** Reports progress inside the stage (e.g. training iterations). */
+  progress(done: number, total: number, note?: string): void;
+  /** Writes a log line (shown on the console, kept in the entry's log). */
+  log(message: string): void;
+}
+
+/** A stage kind: the unit the engine caches and runs. */
+export interface StageKind {
+  /** Registry name, used as `kind:` in YAML. */
+  name: string;
+  /** Bump when the semantics of the output change: invalidates cached entries. */
+  version: number;
+  /** One-line description. */
+  doc: string;
+  params: ParamsSchema;
+  inputs: Record<string, InputSpec>;
+  /**
+   * Optional extra validation after defaults are applied; return messages
+   * (one per problem, naming the param) or an empty list.
+   */
+  check?(params: JsonObject): string[];
+  run(ctx: StageContext): Promise<void>;
+}
+
+/** Looks up stage kinds by name. */
+export interface StageRegistry {
+  get(name: string): StageKind | undefined;
+  names(): string[];
+}
+
+/** A position in a source file (1-based). */
+export interface SourcePos {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** One problem found while loading a config. */
+export interface ConfigProblem extends SourcePos {
+  message: string;
+}
+
+/**
+ * A reference from one stage to another inside `needs`:
+ * `same`: the named stage (same loop step when both are in the loop; the final
+ * step when a top-level stage names a loop stage); `prev`: the previous loop
+ * step (`prev.NAME`), resolved through `loop.init` at step 0.
+ */
+export interface StageRef {
+  stage: string;
+  when: "same" | "prev";
+}
+
+/** A stage as declared in the experiment, after validation and defaults. */
+export interface StageSpec {
+  name: string;
+  kind: string;
+  /** Validated params with defaults applied. */
+  params: JsonObject;
+  /** Input name → reference. */
+  needs: Record<string, StageRef>;
+  /** Fixed seed for this stage, overriding the experiment seed (e.g. a shared warm start). */
+  seed: number | null;
+  /** Loop stages only: run at steps t with (t+1) % every == 0, and at the last step. */
+  every: number;
+  /** True for stages declared under `loop.stages`. */
+  inLoop: boolean;
+}
+
+/** The loop block: per-iteration stages unrolled over `steps`. */
+export interface LoopSpec {
+  steps: number;
+  /** `prev.X` at step 0 resolves to the top-level stage `init[X]`. */
+  init: Record<string, string>;
+  /** Retention: keep loop outputs of steps with (t+1) % keepEvery == 0 and the last; 0 keeps all. */
+  keepEvery: number;
+}
+
+/** A validated, fully resolved experiment (one sweep point). */
+export interface Experiment {
+  name: string;
+  description: string;
+  /** Source file path (for messages). */
+  file: string;
+  seed: number;
+  runtime: JsonObject;
+  /** Top-level stages and loop stages, by name (names are unique across both). */
+  stages: Record<string, StageSpec>;
+  loop: LoopSpec | null;
+}
+
+/** One sweep point: a resolved experiment plus how it differs from the file. */
+export interface SweepPoint {
+  /** Stable id: hash of the resolved experiment. */
+  runId: string;
+  /** Short human label, e.g. "assign-credit.estimator=hicra seed=1". */
+  label: string;
+  /** The override values that produced this point (path → value). */
+  overrides: JsonObject;
+  experiment: Experiment;
+}
