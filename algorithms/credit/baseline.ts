@@ -1,0 +1,113 @@
+/**
+ * The GRPO group baseline: per-rollout advantages from rewards and group ids.
+ *
+ * @module
+ */
+
+import type { CreditInput, StdScaling } from "./types.ts";
+
+/** The ε added to the std before dividing (VeRL's GRPO uses 1e-6). */
+export const STD_EPS = 1e-6;
+
+/**
+ * Sequence-level advantage per rollout: r − group mean, then scaled by `stdScaling`.
+ * Stds are population stds (÷n). A group whose rewards are all equal gets exactly 0 (not a
+ * rounding residue divided by ε), and so does every rollout when the batch std is 0.
+ *
+ * @throws RangeError when `rewards` and `groups` differ in length or a reward is not finite.
+ */
+export function groupAdvantages(
+  rewards: readonly number[],
+  groups: readonly number[],
+  stdScaling: StdScaling,
+): number[] {
+  if (rewards.length !== groups.length) {
+    throw new RangeError(
+      `${rewards.length} rewards but ${groups.length} group ids`,
+    );
+  }
+  rewards.forEach((r, i) => {
+    if (!Number.isFinite(r)) {
+      throw new RangeError(`reward ${i} is not finite (${r})`);
+    }
+  });
+  const members = new Map<number, number[]>();
+  groups.forEach((g, i) => {
+    const list = members.get(g);
+    if (list) list.push(i);
+    else members.set(g, [i]);
+  });
+  const adv = new Array<number>(rewards.length).fill(0);
+  for (const idx of members.values()) {
+    const vals = idx.map((i) => rewards[i]);
+    if (vals.every((v) => v === vals[0])) continue; // zero-std group → 0
+    const mean = meanOf(vals);
+    const scale = stdScaling === "group" ? popStd(vals, mean) + STD_EPS : 1;
+    for (const i of idx) adv[i] = (rewards[i] - mean) / scale;
+  }
+  if (stdScaling === "batch") {
+    if (rewards.every((v) => v === rewards[0])) return adv.fill(0);
+    const std = popStd(rewards, meanOf(rewards)) + STD_EPS;
+    for (let i = 0; i < adv.length; i++) adv[i] /= std;
+  }
+  return adv;
+}
+
+/** Mean length per group, indexed like the rollouts (used by the `hicra-code` gate). */
+export function groupMeanLengths(
+  lengths: readonly number[],
+  groups: readonly number[],
+): number[] {
+  const sum = new Map<number, number>();
+  const count = new Map<number, number>();
+  groups.forEach((g, i) => {
+    sum.set(g, (sum.get(g) ?? 0) + lengths[i]);
+    count.set(g, (count.get(g) ?? 0) + 1);
+  });
+  return groups.map((g) => sum.get(g)! / count.get(g)!);
+}
+
+/** Checks the batch shape and that each per-token array has its rollout's length. */
+export function checkInput(
+  input: CreditInput,
+  perToken: readonly (keyof CreditInput)[],
+): void {
+  const n = input.rewards.length;
+  if (input.groups.length !== n || input.lengths.length !== n) {
+    throw new RangeError(
+      `credit input: ${n} rewards, ${input.groups.length} group ids, ${input.lengths.length} lengths`,
+    );
+  }
+  for (const key of perToken) {
+    const arr = input[key] as unknown[][] | undefined;
+    if (!arr) {
+      throw new Error(`credit input: "${key}" is required by this estimator`);
+    }
+    if (arr.length !== n) {
+      throw new RangeError(
+        `credit input: ${n} rollouts but "${key}" has ${arr.length}`,
+      );
+    }
+    for (let i = 0; i < n; i++) {
+      if (arr[i].length !== input.lengths[i]) {
+        throw new RangeError(
+          `credit input: rollout ${i} has length ${
+            input.lengths[i]
+          } but "${key}" has ${arr[i].length} tokens`,
+        );
+      }
+    }
+  }
+}
+
+function meanOf(vals: readonly number[]): number {
+  let s = 0;
+  for (const v of vals) s += v;
+  return s / vals.length;
+}
+
+function popStd(vals: readonly number[], mean: number): number {
+  let ss = 0;
+  for (const v of vals) ss += (v - mean) ** 2;
+  return Math.sqrt(ss / vals.length);
+}

@@ -1,0 +1,91 @@
+/**
+ * Explicit tfjs backend selection.
+ *
+ * tfjs picks the registered backend with the highest priority when nothing is
+ * chosen, and silently falls back to another one when initialisation fails
+ * (`tf.getBackend()` may even keep naming the failed one). So backends are only
+ * registered here, on demand (dynamic imports), and every switch is verified.
+ * WebGPU is refused on software (fallback) adapters such as Mesa's llvmpipe,
+ * which are ~10× slower than wasm (see shared/docs/engine-notes.md §3–4, §7).
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+
+/** The backends the lab supports. */
+export type BackendName = "wasm" | "cpu" | "webgpu";
+
+const registered = new Set<BackendName>(["cpu"]); // the tfjs union registers cpu
+
+/**
+ * Activates a tfjs backend, registering it first when needed.
+ *
+ * Idempotent: calling it again with the active backend is a no-op. Throws when
+ * the backend cannot be initialised (tfjs itself would fall back silently), and
+ * for webgpu when the only adapter is a software fallback or there is none.
+ */
+export async function useBackend(name: BackendName): Promise<void> {
+  if (name !== "wasm" && name !== "cpu" && name !== "webgpu") {
+    throw new Error(
+      `Unknown backend "${name}": expected "wasm", "cpu" or "webgpu"`,
+    );
+  }
+  // getBackend() alone can name a backend whose initialisation failed.
+  if (tf.getBackend() === name && tf.findBackend(name) != null) return;
+
+  if (name === "webgpu") await checkWebGpuAdapter();
+  if (!registered.has(name)) {
+    // Dynamic imports: registering webgpu at module load would make tfjs
+    // auto-select it (highest priority), even on a software adapter.
+    if (name === "wasm") await import("@tensorflow/tfjs-backend-wasm");
+    if (name === "webgpu") await import("@tensorflow/tfjs-backend-webgpu");
+    registered.add(name);
+  }
+
+  const ok = await tf.setBackend(name);
+  if (!ok || tf.getBackend() !== name) {
+    throw new Error(
+      `Cannot initialise the tfjs "${name}" backend (setBackend returned ${ok}, active backend is "${tf.getBackend()}")`,
+    );
+  }
+  await tf.ready();
+  if (name === "cpu") silenceCpuBanner();
+}
+
+/**
+ * Describes the WebGPU adapter that would be used, or throws a clear Error
+ * when there is none or only a software fallback (e.g. llvmpipe).
+ */
+async function checkWebGpuAdapter(): Promise<void> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  const adapter = gpu
+    ? await gpu.requestAdapter({ powerPreference: "high-performance" })
+    : null;
+  if (!adapter) {
+    throw new Error(
+      'No WebGPU adapter is available (navigator.gpu found no GPU; is libvulkan1 installed?): use the "wasm" backend instead',
+    );
+  }
+  if (adapter.info.isFallbackAdapter) {
+    const info = adapter.info;
+    const label = info.description || info.device || info.vendor || "unknown";
+    throw new Error(
+      `The only WebGPU adapter is a software fallback ("${label}"), which is slower than wasm: use the "wasm" backend instead`,
+    );
+  }
+}
+
+/**
+ * The cpu backend prints an "install tfjs-node" banner (via a warn() that is
+ * muted in PROD mode) on its first tensor write; do that write now, muted.
+ */
+function silenceCpuBanner(): void {
+  const prod = tf.env().getBool("PROD");
+  tf.env().set("PROD", true);
+  try {
+    tf.dispose(tf.scalar(0));
+  } finally {
+    tf.env().set("PROD", prod);
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * Batched autoregressive sampling from a GPT with a KV cache.
+ *
+ * The network runs in tfjs; the token choice runs in JS from the logits with
+ * one seeded generator per sequence, so the same model, prompts, options and
+ * backend give the same samples (and a sequence's draws do not depend on how
+ * the prompts are batched).
+ *
+ * Log-probabilities: `logprobs[t]` is log π(token_t | prefix) under the
+ * temperature-scaled distribution softmax(logits / temperature), *before*
+ * top-p truncation. That is the distribution `rlStep` (with the same
+ * `temperature`) uses for the PPO ratio, as in verl, so these are the "old"
+ * log-probs of an on-policy update. `entropy[t]` is the entropy (nats) of the
+ * same full distribution. With temperature 0 (greedy) both are taken at
+ * temperature 1.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { Rng } from "../rng.ts";
+import {
+  disposeCache,
+  forwardCached,
+  type Gpt,
+  type KvCache,
+  selectCacheRows,
+} from "./gpt.ts";
+
+/** Sampling options. */
+export interface SampleOptions {
+  /** Maximum number of generated tokens per sequence. */
+  maxNewTokens: number;
+  /** Softmax temperature; 0 means greedy (argmax). */
+  temperature: number;
+  /** Nucleus sampling mass in (0, 1]; 1 disables truncation. */
+  topP: number;
+  /** Token id that ends a sequence (it is included in the response). */
+  eosId: number;
+  /** Seed; sequence i draws from `new Rng(`${seed}/${i}`)`. */
+  seed: number;
+  /** Most sequences stepped together (default: all prompts of one length). */
+  batchSize?: number;
+}
+
+/** Why a sequence stopped. */
+export type StopReason = "eos" | "length" | "context";
+
+/** One sampled response. */
+export interface SampledSequence {
+  /** The response tokens only (the EOS token included when sampled). */
+  tokens: number[];
+  /** log π of each sampled token (temperature-scaled, before top-p). */
+  logprobs: number[];
+  /** Entropy (nats) of each position's full next-token distribution. */
+  entropy: number[];
+  /** "eos", "length" (maxNewTokens) or "context" (contextLength reached). */
+  stopReason: StopReason;
+}
+
+/**
+ * Samples one response per prompt. Prompts of equal length are batched
+ * together (no padding, so no attention masks beyond the causal one); all
+ * sequences of a batch step together, and finished ones are dropped from the
+ * batch and its KV cache. A sequence stops at EOS, after `maxNewTokens`, or
+ * when prompt + response fills the context. Results are in prompt order.
+ */
+export async function sample(
+  model: Gpt,
+  prompts: number[][],
+  opts: SampleOptions,
+): Promise<SampledSequence[]> {
+  validateOptions(opts);
+  const { vocabSize, contextLength } = model.config;
+  prompts.forEach((p, i) => {
+    if (p.length === 0) throw new Error(`Prompt ${i} is empty`);
+    if (p.length >= contextLength) {
+      throw new Error(
+        `Prompt ${i} has ${p.length} tokens: no room left in the context of ${contextLength}`,
+      );
+    }
+    for (const id of p) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+        throw new Error(
+          `Prompt ${i} has token ${id} outside 0..${vocabSize - 1}`,
+        );
+      }
+    }
+  });
+
+  const results: SampledSequence[] = new Array(prompts.length);
+  const byLength = new Map<number, number[]>();
+  prompts.forEach((p, i) => {
+    const group = byLength.get(p.length) ?? [];
+    group.push(i);
+    byLength.set(p.length, group);
+  });
+  const maxBatch = opts.batchSize ?? Infinity;
+  for (const group of byLength.values()) {
+    for (let s = 0; s < group.length; s += maxBatch) {
+      const ids = group.slice(s, s + maxBatch);
+      const out = await sampleBatch(
+        model,
+        ids.map((i) => prompts[i]),
+        ids,
+        opts,
+      );
+      ids.forEach((id, j) => results[id] = out[j]);
+    }
+  }
+  return results;
+}
+
+function validateOptions(opts: SampleOptions): void {
+  const { maxNewTokens, temperature, topP } = opts;
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) {
+    throw new Error(
+      `maxNewTokens must be a non-negative integer, got ${maxNewTokens}`,
+    );
+  }
+  if (!(temperature >= 0) || !Number.isFinite(temperature)) {
+    throw new Error(`temperature must be >= 0, got ${temperature}`);
+  }
+  if (!(topP > 0 && topP <= 1)) {
+    throw new Error(`topP must be in (0, 1], got ${topP}`);
+  }
+  if (opts.batchSize !== undefined && !(opts.batchSize >= 1)) {
+    throw new Error(`batchSize must be >= 1, got ${opts.batchSize}`);
+  }
+}
+
+/** Samples a batch of equal-length prompts, stepping them together. */
+async function sampleBatch(
+  model: Gpt,
+  prompts: number[][],
+  seqIds: number[],
+  opts: SampleOptions,
+): Promise<SampledSequence[]> {
+  const { vocabSize, contextLength } = model.config;
+  const promptLen = prompts[0].length;
+  const out: SampledSequence[] = prompts.map(() => ({
+    tokens: [],
+    logprobs: [],
+    entropy: [],
+    stopReason: "length",
+  }));
+  if (opts.maxNewTokens === 0) return out;
+  const rngs = seqIds.map((i) => new Rng(`${opts.seed}/${i}`));
+  const probs = new Float64Array(vocabSize);
+
+  let active = prompts.map((_, i) => i); // rows of the batch still sampling
+  let input = tf.tensor2d(prompts, [prompts.length, promptLen], "int32");
+  let cache: KvCache | null = null;
+  try {
+    while (true) {
+      const step = forwardCached(model, input, cache);
+      disposeCache(cache);
+      input.dispose();
+      cache = step.cache;
+      const t = step.logits.shape[1];
+      const last = tf.tidy(() =>
+        tf.reshape(
+          tf.slice(step.logits, [0, t - 1, 0], [active.length, 1, vocabSize]),
+          [active.length, vocabSize],
+        )
+      );
+      step.logits.dispose();
+      const data = await last.data() as Float32Array;
+      last.dispose();
+
+      const next: number[] = [];
+      const stillActive: number[] = [];
+      const keepRows: number[] = [];
+      active.forEach((row, r) => {
+        const seq = out[row];
+        const pick = chooseToken(
+          data.subarray(r * vocabSize, (r + 1) * vocabSize),
+          opts,
+          rngs[row],
+          probs,
+        );
+        seq.tokens.push(pick.token);
+        seq.logprobs.push(pick.logprob);
+        seq.entropy.push(pick.entropy);
+        if (pick.token === opts.eosId) seq.stopReason = "eos";
+        else if (promptLen + seq.tokens.length >= contextLength) {
+          seq.stopReason = "context";
+        } else if (seq.tokens.length >= opts.maxNewTokens) {
+          seq.stopReason = "length";
+        } else {
+          stillActive.push(row);
+          keepRows.push(r);
+          next.push(pick.token);
+          return;
+        }
+      });
+      if (stillActive.length === 0) break;
+      if (stillActive.length < active.length) {
+        cache = selectCacheRows(cache, keepRows);
+      }
+      active = stillActive;
+      input = tf.tensor2d(next, [next.length, 1], "int32");
+    }
+  } finally {
+    disposeCache(cache);
+  }
+  return out;
+}
+
+/**
+ * Picks the next token from one row of logits and returns its log-prob and
+ * the distribution's entropy (float64 math on the float32 logits).
+ */
+function chooseToken(
+  logits: Float32Array,
+  opts: SampleOptions,
+  rng: Rng,
+  probs: Float64Array,
+): { token: number; logprob: number; entropy: number } {
+  const v = logits.length;
+  const greedy = opts.temperature === 0;
+  const invT = greedy ? 1 : 1 / opts.temperature;
+  let max = -Infinity;
+  let argmax = 0;
+  for (let j = 0; j < v; j++) {
+    const z = logits[j] * invT;
+    if (z > max) [max, argmax] = [z, j];
+  }
+  let sum = 0;
+  for (let j = 0; j < v; j++) {
+    sum += probs[j] = Math.exp(logits[j] * invT - max);
+  }
+  const logZ = max + Math.log(sum);
+  let entropy = 0;
+  for (let j = 0; j < v; j++) {
+    probs[j] /= sum;
+    if (probs[j] > 0) entropy -= probs[j] * (logits[j] * invT - logZ);
+  }
+
+  let token = argmax;
+  if (!greedy) {
+    const u = rng.float();
+    token = opts.topP < 1 ? pickTopP(probs, opts.topP, u) : pickCdf(probs, u);
+  }
+  return { token, logprob: logits[token] * invT - logZ, entropy };
+}
+
+/** Inverse-CDF draw over all tokens. */
+function pickCdf(probs: Float64Array, u: number): number {
+  let acc = 0;
+  let lastNonZero = 0;
+  for (let j = 0; j < probs.length; j++) {
+    if (probs[j] <= 0) continue;
+    acc += probs[j];
+    lastNonZero = j;
+    if (u < acc) return j;
+  }
+  return lastNonZero; // u ≥ acc only through rounding
+}
+
+/**
+ * Nucleus draw: the smallest set of most likely tokens (ties by id) whose mass
+ * reaches topP, renormalised.
+ */
+function pickTopP(probs: Float64Array, topP: number, u: number): number {
+  const order = Array.from(probs.keys()).sort((a, b) =>
+    probs[b] - probs[a] || a - b
+  );
+  let kept = 0;
+  let n = 0;
+  while (n < order.length && kept < topP) kept += probs[order[n++]];
+  const target = u * kept;
+  let acc = 0;
+  for (let i = 0; i < n; i++) {
+    acc += probs[order[i]];
+    if (target < acc) return order[i];
+  }
+  return order[n - 1];
+}

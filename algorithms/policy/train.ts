@@ -1,0 +1,726 @@
+/**
+ * Training steps for the GPT policy: supervised next-token learning (warm
+ * start), the clipped policy-gradient step of GRPO / HICRA (DAPO clip-higher,
+ * verl loss aggregation, optional k3 KL and entropy bonus), per-token
+ * log-probs for evaluation, and a small Adam(W) optimizer.
+ *
+ * Conventions: token sequences are lists of ids; batches are right-padded here
+ * with PAD id 0 (padded positions never enter a loss because of the masks,
+ * and the causal attention keeps them from influencing real positions).
+ * Position t's logits predict token t+1.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { type Gpt, logits, namedParameters } from "./gpt.ts";
+
+/** Padding token id used to right-pad ragged batches. */
+export const PAD_ID = 0;
+
+// ---------------------------------------------------------------------------
+// Optimizer
+
+/** Adam(W) hyper-parameters. */
+export interface AdamOptions {
+  /** Learning rate (may be changed between steps through `adam.lr`). */
+  lr: number;
+  /** First-moment decay (default 0.9). */
+  beta1?: number;
+  /** Second-moment decay (default 0.999). */
+  beta2?: number;
+  /** Denominator epsilon (default 1e-8). */
+  epsilon?: number;
+  /** Decoupled weight decay on matrices only (rank ≥ 2; default 0). */
+  weightDecay?: number;
+}
+
+/** Serialisable optimizer state (moments in `parameterSpecs` order). */
+export interface AdamState {
+  step: number;
+  m: Float32Array[];
+  v: Float32Array[];
+}
+
+/**
+ * Adam with bias correction (Kingma & Ba), optionally AdamW's decoupled decay.
+ * Written here rather than tf.train.adam so that its state (step and moments)
+ * can be saved in checkpoints and a resumed run continues bit-identically.
+ * One instance serves one model.
+ */
+export class Adam {
+  /** Learning rate; may be changed between steps (schedules). */
+  lr: number;
+  /** First-moment decay. */
+  readonly beta1: number;
+  /** Second-moment decay. */
+  readonly beta2: number;
+  /** Denominator epsilon. */
+  readonly epsilon: number;
+  /** Decoupled weight decay (matrices only). */
+  readonly weightDecay: number;
+  /** Number of updates applied so far. */
+  step = 0;
+  #m: tf.Variable[] | null = null;
+  #v: tf.Variable[] | null = null;
+
+  /** Creates an optimizer; the moments are allocated on the first update. */
+  constructor(opts: AdamOptions) {
+    this.lr = opts.lr;
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.epsilon = opts.epsilon ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+    if (!(this.lr >= 0)) {
+      throw new Error(`Adam lr must be >= 0, got ${this.lr}`);
+    }
+  }
+
+  /** Applies one update: params -= lr · m̂ / (√v̂ + ε) for grads × gradScale. */
+  apply(params: tf.Variable[], grads: tf.Tensor[], gradScale = 1): void {
+    if (!this.#m || !this.#v) {
+      this.#m = params.map((p) => tf.variable(tf.zerosLike(p), false));
+      this.#v = params.map((p) => tf.variable(tf.zerosLike(p), false));
+    }
+    const [m, v] = [this.#m, this.#v];
+    if (m.length !== params.length) {
+      throw new Error(
+        `Adam was built for ${m.length} parameters, got ${params.length}`,
+      );
+    }
+    this.step++;
+    const { beta1: b1, beta2: b2, lr, epsilon, weightDecay } = this;
+    const bc1 = 1 - Math.pow(b1, this.step);
+    const bc2 = 1 - Math.pow(b2, this.step);
+    tf.tidy(() => {
+      params.forEach((p, i) => {
+        const g = gradScale === 1 ? grads[i] : tf.mul(grads[i], gradScale);
+        m[i].assign(tf.add(tf.mul(m[i], b1), tf.mul(g, 1 - b1)));
+        v[i].assign(tf.add(tf.mul(v[i], b2), tf.mul(tf.square(g), 1 - b2)));
+        const denom = tf.add(tf.sqrt(tf.div(v[i], bc2)), epsilon);
+        let update = tf.div(tf.mul(m[i], lr / bc1), denom);
+        if (weightDecay > 0 && p.rank >= 2) {
+          update = tf.add(update, tf.mul(p, lr * weightDecay));
+        }
+        p.assign(tf.sub(p, update));
+      });
+    });
+  }
+
+  /** A copy of the state (for checkpoints); empty moments before any update. */
+  getState(): AdamState {
+    return {
+      step: this.step,
+      m: (this.#m ?? []).map((x) => (x.dataSync() as Float32Array).slice()),
+      v: (this.#v ?? []).map((x) => (x.dataSync() as Float32Array).slice()),
+    };
+  }
+
+  /** Restores a state saved by `getState` (shapes taken from `params`). */
+  setState(state: AdamState, params: tf.Variable[]): void {
+    this.dispose();
+    this.step = state.step;
+    if (state.m.length === 0) return;
+    if (state.m.length !== params.length || state.v.length !== params.length) {
+      throw new Error(
+        `Optimizer state has ${state.m.length} moments, the model ${params.length} parameters`,
+      );
+    }
+    const make = (a: Float32Array, p: tf.Variable) => {
+      if (a.length !== p.size) {
+        throw new Error(
+          `Optimizer moment of ${a.length} values for a parameter of ${p.size}`,
+        );
+      }
+      return tf.variable(tf.tensor(a, p.shape, "float32"), false);
+    };
+    this.#m = state.m.map((a, i) => make(a, params[i]));
+    this.#v = state.v.map((a, i) => make(a, params[i]));
+  }
+
+  /** Frees the moment tensors. */
+  dispose(): void {
+    if (this.#m) tf.dispose(this.#m);
+    if (this.#v) tf.dispose(this.#v);
+    this.#m = this.#v = null;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Shared pieces
+
+/** Log-probs [B, T] of `targets` and the full log-distribution [B, T, V]. */
+function tokenLogprobs(
+  model: Gpt,
+  inputs: tf.Tensor2D,
+  targets: tf.Tensor2D,
+  temperature: number,
+): { logp: tf.Tensor; logpAll: tf.Tensor } {
+  const z = logits(model, inputs);
+  const logpAll = tf.logSoftmax(temperature === 1 ? z : tf.div(z, temperature));
+  // One-hot as int32 then cast: wasm's float32 OneHot is broken (see gpt.ts).
+  const oneHot = tf.cast(tf.oneHot(targets, model.config.vocabSize), "float32");
+  return { logp: tf.sum(tf.mul(logpAll, oneHot), -1), logpAll };
+}
+
+/** Entropy (nats) [B, T] of each position's distribution. */
+function entropyOf(logpAll: tf.Tensor): tf.Tensor {
+  return tf.neg(tf.sum(tf.mul(tf.exp(logpAll), logpAll), -1));
+}
+
+/**
+ * Computes the loss and its gradients, checks both are finite, clips the
+ * global gradient norm and applies the update.
+ */
+function optimize(
+  model: Gpt,
+  optimizer: Adam,
+  lossFn: () => tf.Scalar,
+  maxGradNorm: number,
+  what: string,
+): { loss: number; gradNorm: number } {
+  const params = namedParameters(model).map((p) => p.variable);
+  const { value, grads } = tf.variableGrads(lossFn, params);
+  const ordered = params.map((p) => grads[p.name]);
+  try {
+    const loss = value.dataSync()[0];
+    if (!Number.isFinite(loss)) throw new Error(`${what}: loss is ${loss}`);
+    const normT = tf.tidy(() =>
+      tf.sqrt(tf.addN(ordered.map((g) => tf.sum(tf.square(g)))))
+    );
+    const gradNorm = normT.dataSync()[0];
+    normT.dispose();
+    if (!Number.isFinite(gradNorm)) {
+      throw new Error(`${what}: gradient norm is ${gradNorm}`);
+    }
+    const scale = maxGradNorm > 0 && gradNorm > maxGradNorm
+      ? maxGradNorm / (gradNorm + 1e-6)
+      : 1;
+    optimizer.apply(params, ordered, scale);
+    return { loss, gradNorm };
+  } finally {
+    value.dispose();
+    tf.dispose(ordered);
+  }
+}
+
+/** Validates token ids against the vocabulary and the context length. */
+function checkSequences(model: Gpt, tokens: number[][], what: string): void {
+  const { vocabSize, contextLength } = model.config;
+  tokens.forEach((seq, i) => {
+    if (seq.length > contextLength) {
+      throw new Error(
+        `${what}: sequence ${i} has ${seq.length} tokens, over the context length ${contextLength}`,
+      );
+    }
+    for (const id of seq) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+        throw new Error(
+          `${what}: sequence ${i} has token ${id} outside 0..${vocabSize - 1}`,
+        );
+      }
+    }
+  });
+}
+
+/**
+ * Shifted, right-padded int32 [B, L-1] inputs (tokens 0..L-2) and targets
+ * (tokens 1..L-1), L = longest sequence.
+ */
+function shiftBatch(
+  tokens: number[][],
+): { inputs: Int32Array; targets: Int32Array; b: number; t: number } {
+  const b = tokens.length;
+  const t = Math.max(...tokens.map((s) => s.length)) - 1;
+  const inputs = new Int32Array(b * t).fill(PAD_ID);
+  const targets = new Int32Array(b * t).fill(PAD_ID);
+  tokens.forEach((seq, i) => {
+    for (let j = 0; j + 1 < seq.length; j++) {
+      inputs[i * t + j] = seq[j];
+      targets[i * t + j] = seq[j + 1];
+    }
+  });
+  return { inputs, targets, b, t };
+}
+
+// ---------------------------------------------------------------------------
+// Supervised step
+
+/** A supervised batch. */
+export interface SupervisedBatch {
+  /** Token sequences (ragged rows are right-padded with PAD_ID 0). */
+  tokens: number[][];
+  /**
+   * Per token: true when predicting this token counts in the loss (e.g. only
+   * the solution, not the prompt). Index 0 is ignored (nothing predicts it).
+   */
+  lossMask: boolean[][];
+}
+
+/** Outcome of one optimizer step. */
+export interface StepResult {
+  /** Mean next-token cross-entropy (nats) over masked tokens, before the update. */
+  loss: number;
+  /** Global gradient L2 norm before clipping. */
+  gradNorm: number;
+}
+
+/**
+ * Mean next-token cross-entropy (nats) over the masked tokens, as a
+ * differentiable scalar (run it under tf.tidy or a gradient function).
+ */
+export function supervisedLoss(model: Gpt, batch: SupervisedBatch): tf.Scalar {
+  const { tokens, lossMask } = batch;
+  if (tokens.length === 0) throw new Error("supervisedLoss: empty batch");
+  if (lossMask.length !== tokens.length) {
+    throw new Error(
+      `supervisedLoss: ${tokens.length} sequences but ${lossMask.length} loss masks`,
+    );
+  }
+  checkSequences(model, tokens, "supervisedLoss");
+  const { inputs, targets, b, t } = shiftBatch(tokens);
+  if (t < 1) {
+    throw new Error("supervisedLoss: sequences need at least 2 tokens");
+  }
+  const weights = new Float32Array(b * t);
+  let count = 0;
+  tokens.forEach((seq, i) => {
+    if (lossMask[i].length !== seq.length) {
+      throw new Error(
+        `supervisedLoss: sequence ${i} has ${seq.length} tokens but ${
+          lossMask[i].length
+        } mask entries`,
+      );
+    }
+    for (let j = 1; j < seq.length; j++) {
+      if (lossMask[i][j]) {
+        weights[i * t + j - 1] = 1;
+        count++;
+      }
+    }
+  });
+  if (count === 0) {
+    throw new Error("supervisedLoss: the loss mask selects no token");
+  }
+  for (let k = 0; k < weights.length; k++) weights[k] /= count;
+  return tf.tidy(() => {
+    const x = tf.tensor2d(inputs, [b, t], "int32");
+    const y = tf.tensor2d(targets, [b, t], "int32");
+    const { logp } = tokenLogprobs(model, x, y, 1);
+    return tf.neg(
+      tf.sum(tf.mul(logp, tf.tensor2d(weights, [b, t]))),
+    ) as tf.Scalar;
+  });
+}
+
+/**
+ * One Adam step on `supervisedLoss` (mean next-token cross-entropy over the
+ * masked tokens). `maxGradNorm` (default 1; 0 disables) clips the global
+ * gradient norm. Throws when the loss or gradient norm is not finite.
+ */
+export function supervisedStep(
+  model: Gpt,
+  optimizer: Adam,
+  batch: SupervisedBatch,
+  opts: { maxGradNorm?: number } = {},
+): StepResult {
+  return optimize(
+    model,
+    optimizer,
+    () => supervisedLoss(model, batch),
+    opts.maxGradNorm ?? 1,
+    "supervisedStep",
+  );
+}
+
+// ---------------------------------------------------------------------------
+// RL step
+
+/** How token losses are reduced to the batch loss (verl `loss_agg_mode`). */
+export type LossAgg =
+  | "token-mean"
+  | "seq-mean-token-sum"
+  | "seq-mean-token-mean"
+  | "seq-mean-token-sum-norm";
+
+/** An RL batch: whole sequences with per-response-token data. */
+export interface RlBatch {
+  /** Prompt + response token ids per sequence. */
+  tokens: number[][];
+  /** Index in `tokens[i]` of the first response token (≥ 1). */
+  responseStart: number[];
+  /** Per response token advantage Â (length = tokens[i].length − responseStart[i]). */
+  advantages: number[][];
+  /** Per response token log-prob under the sampling policy (see sampler.ts). */
+  oldLogprobs: number[][];
+  /** Frozen reference policy for the KL term / metric (optional). */
+  refModel?: Gpt;
+}
+
+/** RL step options (defaults: DAPO clip-higher, no KL, no entropy bonus). */
+export interface RlOptions {
+  /** ε_low: ratios below 1 − ε_low stop pushing down (default 0.2). */
+  clipLow?: number;
+  /** ε_high: ratios above 1 + ε_high stop pushing up (default 0.28). */
+  clipHigh?: number;
+  /** Loss aggregation (default "token-mean", DAPO's token-level loss). */
+  lossAgg?: LossAgg;
+  /**
+   * Divisor of "seq-mean-token-sum-norm" (Dr. GRPO's constant). Default: the
+   * batch's longest response; pass the sampler's maxNewTokens to keep it
+   * constant across steps.
+   */
+  lossScaleFactor?: number;
+  /** β of the k3 KL penalty to `batch.refModel` (default 0). */
+  klBeta?: number;
+  /** Coefficient of the entropy bonus: loss −= coef × entropy (default 0). */
+  entropyCoef?: number;
+  /** Global gradient-norm clip (default 1; 0 disables). */
+  maxGradNorm?: number;
+  /** Temperature of the policy whose log-probs enter the ratio (default 1). */
+  temperature?: number;
+}
+
+/** Metrics of one RL step (token means are over all response tokens). */
+export interface RlStepResult {
+  /** Total loss: policy-gradient loss − entropy bonus + β·KL. */
+  loss: number;
+  /** The clipped surrogate part alone (aggregated like the loss). */
+  pgLoss: number;
+  /** Fraction of tokens with Â < 0 and ρ < 1 − ε_low (clipped from below). */
+  clipLowFrac: number;
+  /** Fraction of tokens with Â > 0 and ρ > 1 + ε_high (clipped from above). */
+  clipHighFrac: number;
+  /** Token-mean k3 KL estimate to the reference (0 without refModel). */
+  kl: number;
+  /** Token-mean entropy (nats) of the current policy. */
+  entropy: number;
+  /** Global gradient L2 norm before clipping. */
+  gradNorm: number;
+  /** Token-mean importance ratio ρ = π/π_old. */
+  ratioMean: number;
+  /** Number of response tokens in the batch. */
+  tokens: number;
+}
+
+/**
+ * One clipped policy-gradient step (PPO/GRPO with DAPO's clip-higher).
+ *
+ * Per response token: ρ = exp(log π − log π_old) (the exponent clamped to
+ * ±20 as in verl), L = max(−Â·ρ, −Â·clip(ρ, 1 − ε_low, 1 + ε_high)).
+ * Aggregation (verl `agg_loss`): "token-mean" = mean over all response tokens
+ * of the batch; "seq-mean-token-sum" = per-sequence sum, mean over sequences;
+ * "seq-mean-token-mean" = per-sequence mean, mean over sequences;
+ * "seq-mean-token-sum-norm" = per-sequence sum / lossScaleFactor, mean over
+ * sequences (Dr. GRPO). Sequence means are over all B sequences (an empty
+ * response contributes 0). The entropy bonus and the KL use the same
+ * aggregation: loss = pg − entropyCoef·H + klBeta·KL, KL being verl's
+ * `low_var_kl` (k3 = e^(ref−logπ) − (ref−logπ) − 1, clamped to ±10).
+ * Throws when the loss or the gradient norm is not finite (no update).
+ */
+export function rlStep(
+  model: Gpt,
+  optimizer: Adam,
+  batch: RlBatch,
+  opts: RlOptions = {},
+): RlStepResult {
+  const clipLow = opts.clipLow ?? 0.2;
+  const clipHigh = opts.clipHigh ?? 0.28;
+  const lossAgg = opts.lossAgg ?? "token-mean";
+  const klBeta = opts.klBeta ?? 0;
+  const entropyCoef = opts.entropyCoef ?? 0;
+  const temperature = opts.temperature ?? 1;
+  if (klBeta > 0 && !batch.refModel) {
+    throw new Error("rlStep: klBeta > 0 needs batch.refModel");
+  }
+  if (!(temperature > 0)) {
+    throw new Error(`rlStep: temperature must be > 0, got ${temperature}`);
+  }
+
+  const layout = responseLayout(model, batch, "rlStep");
+  const { b, t, mask, count } = layout;
+  const weights = aggregationWeights(layout, lossAgg, opts.lossScaleFactor);
+
+  const x = tf.tensor2d(layout.inputs, [b, t], "int32");
+  const y = tf.tensor2d(layout.targets, [b, t], "int32");
+  const maskT = tf.tensor2d(mask, [b, t]);
+  const advT = tf.tensor2d(layout.advantages, [b, t]);
+  const oldT = tf.tensor2d(layout.oldLogprobs, [b, t]);
+  const wT = tf.tensor2d(weights, [b, t]);
+  const refT = batch.refModel
+    ? tf.tidy(() => tokenLogprobs(batch.refModel!, x, y, temperature).logp)
+    : null;
+  const kept: tf.Tensor[] = [];
+  const keep = <T extends tf.Tensor>(v: T): T => {
+    kept.push(tf.keep(v));
+    return v;
+  };
+  try {
+    const { loss, gradNorm } = optimize(
+      model,
+      optimizer,
+      () => {
+        const { logp, logpAll } = tokenLogprobs(model, x, y, temperature);
+        const logRatio = tf.clipByValue(
+          tf.mul(tf.sub(logp, oldT), maskT),
+          -20,
+          20,
+        );
+        const ratio = keep(tf.exp(logRatio));
+        const negAdv = tf.neg(advT);
+        const pg = tf.maximum(
+          tf.mul(negAdv, ratio),
+          tf.mul(negAdv, tf.clipByValue(ratio, 1 - clipLow, 1 + clipHigh)),
+        );
+        const pgLoss = tf.sum(tf.mul(pg, wT));
+        keep(tf.clone(pgLoss)); // a copy: the returned loss gets disposed
+        const entropy = keep(entropyOf(logpAll));
+        let total: tf.Tensor = pgLoss;
+        if (entropyCoef !== 0) {
+          total = tf.sub(
+            total,
+            tf.mul(tf.sum(tf.mul(entropy, wT)), entropyCoef),
+          );
+        }
+        if (refT) {
+          const d = tf.mul(tf.sub(refT, logp), maskT);
+          const k3 = keep(
+            tf.clipByValue(tf.sub(tf.sub(tf.exp(d), d), 1), -10, 10),
+          );
+          if (klBeta !== 0) {
+            total = tf.add(total, tf.mul(tf.sum(tf.mul(k3, wT)), klBeta));
+          }
+        }
+        return total as tf.Scalar;
+      },
+      opts.maxGradNorm ?? 1,
+      "rlStep",
+    );
+
+    const [ratio, pgLoss, entropy, k3] = kept.map((v) =>
+      v.dataSync() as Float32Array
+    );
+    let ratioSum = 0, low = 0, high = 0, entSum = 0, klSum = 0;
+    for (let k = 0; k < mask.length; k++) {
+      if (mask[k] === 0) continue;
+      const a = layout.advantages[k];
+      ratioSum += ratio[k];
+      entSum += entropy[k];
+      if (k3) klSum += k3[k];
+      if (a < 0 && ratio[k] < 1 - clipLow) low++;
+      if (a > 0 && ratio[k] > 1 + clipHigh) high++;
+    }
+    return {
+      loss,
+      pgLoss: pgLoss[0],
+      clipLowFrac: low / count,
+      clipHighFrac: high / count,
+      kl: klSum / count,
+      entropy: entSum / count,
+      gradNorm,
+      ratioMean: ratioSum / count,
+      tokens: count,
+    };
+  } finally {
+    tf.dispose([x, y, maskT, advT, oldT, wT, ...kept]);
+    if (refT) refT.dispose();
+  }
+}
+
+/** Token positions of the responses in the shifted [B, L-1] layout. */
+interface ResponseLayout {
+  b: number;
+  t: number;
+  inputs: Int32Array;
+  targets: Int32Array;
+  /** 1 where target (i, j) is a response token. */
+  mask: Float32Array;
+  advantages: Float32Array;
+  oldLogprobs: Float32Array;
+  /** Response tokens per sequence. */
+  lengths: number[];
+  /** Response tokens in the batch (≥ 1). */
+  count: number;
+}
+
+/** Validates an RL-style batch and lays it out for the shifted forward pass. */
+function responseLayout(
+  model: Gpt,
+  batch: {
+    tokens: number[][];
+    responseStart: number[];
+    advantages?: number[][];
+    oldLogprobs?: number[][];
+  },
+  what: string,
+): ResponseLayout {
+  const { tokens, responseStart } = batch;
+  if (tokens.length === 0) throw new Error(`${what}: empty batch`);
+  if (responseStart.length !== tokens.length) {
+    throw new Error(
+      `${what}: ${tokens.length} sequences but ${responseStart.length} responseStart values`,
+    );
+  }
+  checkSequences(model, tokens, what);
+  const { inputs, targets, b, t } = shiftBatch(tokens);
+  const mask = new Float32Array(b * t);
+  const advantages = new Float32Array(b * t);
+  const oldLogprobs = new Float32Array(b * t);
+  const lengths: number[] = [];
+  tokens.forEach((seq, i) => {
+    const start = responseStart[i];
+    if (!Number.isInteger(start) || start < 1 || start > seq.length) {
+      throw new Error(
+        `${what}: responseStart[${i}] = ${start} is outside 1..${seq.length}`,
+      );
+    }
+    const n = seq.length - start;
+    lengths.push(n);
+    for (
+      const [name, rows] of [["advantages", batch.advantages], [
+        "oldLogprobs",
+        batch.oldLogprobs,
+      ]] as const
+    ) {
+      if (rows && rows[i]?.length !== n) {
+        throw new Error(
+          `${what}: sequence ${i} has ${n} response tokens but ${
+            rows[i]?.length
+          } ${name}`,
+        );
+      }
+    }
+    for (let j = 0; j < n; j++) {
+      const k = i * t + start - 1 + j; // the logits at position p-1 predict token p
+      mask[k] = 1;
+      if (batch.advantages) advantages[k] = batch.advantages[i][j];
+      if (batch.oldLogprobs) oldLogprobs[k] = batch.oldLogprobs[i][j];
+    }
+  });
+  const count = lengths.reduce((a, c) => a + c, 0);
+  if (count === 0) throw new Error(`${what}: the batch has no response token`);
+  for (
+    const [name, arr] of [["advantages", advantages], [
+      "oldLogprobs",
+      oldLogprobs,
+    ]] as const
+  ) {
+    const bad = arr.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new Error(`${what}: ${name} has a non-finite value (${arr[bad]})`);
+    }
+  }
+  return {
+    b,
+    t,
+    inputs,
+    targets,
+    mask,
+    advantages,
+    oldLogprobs,
+    lengths,
+    count,
+  };
+}
+
+/** Per-token weights W such that the aggregated loss is Σ W ⊙ L (see rlStep). */
+function aggregationWeights(
+  layout: ResponseLayout,
+  mode: LossAgg,
+  scaleFactor?: number,
+): Float32Array {
+  const { b, t, mask, lengths, count } = layout;
+  const maxLen = Math.max(...lengths);
+  const norm = scaleFactor ?? maxLen;
+  if (!(norm > 0)) {
+    throw new Error(`rlStep: lossScaleFactor must be > 0, got ${norm}`);
+  }
+  const w = new Float32Array(b * t);
+  for (let i = 0; i < b; i++) {
+    let perToken: number;
+    switch (mode) {
+      case "token-mean":
+        perToken = 1 / count;
+        break;
+      case "seq-mean-token-sum":
+        perToken = 1 / b;
+        break;
+      case "seq-mean-token-mean":
+        perToken = lengths[i] > 0 ? 1 / (b * lengths[i]) : 0;
+        break;
+      case "seq-mean-token-sum-norm":
+        perToken = 1 / (b * norm);
+        break;
+      default:
+        throw new Error(`rlStep: unknown lossAgg "${mode}"`);
+    }
+    for (let j = 0; j < t; j++) w[i * t + j] = mask[i * t + j] * perToken;
+  }
+  return w;
+}
+
+// ---------------------------------------------------------------------------
+// Evaluation
+
+/** Per response token log-probs and entropies. */
+export interface SequenceLogprobs {
+  /** log π(token | prefix) per response token. */
+  logprobs: number[][];
+  /** Entropy (nats) of the next-token distribution at each response token. */
+  entropy: number[][];
+}
+
+/**
+ * Log-probs and entropies of the response tokens `tokens[i][responseStart[i]..]`
+ * under the model (no gradient), computed `batchSize` sequences at a time
+ * (default 64). `temperature` scales the logits as in sampling and rlStep.
+ */
+export function sequenceLogprobs(
+  model: Gpt,
+  tokens: number[][],
+  responseStart: number[],
+  opts: { temperature?: number; batchSize?: number } = {},
+): SequenceLogprobs {
+  const temperature = opts.temperature ?? 1;
+  const batchSize = opts.batchSize ?? 64;
+  if (!(temperature > 0)) {
+    throw new Error(
+      `sequenceLogprobs: temperature must be > 0, got ${temperature}`,
+    );
+  }
+  if (responseStart.length !== tokens.length) {
+    throw new Error(
+      `sequenceLogprobs: ${tokens.length} sequences but ${responseStart.length} responseStart values`,
+    );
+  }
+  const out: SequenceLogprobs = { logprobs: [], entropy: [] };
+  for (let s = 0; s < tokens.length; s += batchSize) {
+    const chunk = tokens.slice(s, s + batchSize);
+    const starts = responseStart.slice(s, s + batchSize);
+    const lengths = chunk.map((seq, i) => seq.length - starts[i]);
+    if (lengths.every((n) => n === 0)) {
+      chunk.forEach(() => (out.logprobs.push([]), out.entropy.push([])));
+      continue;
+    }
+    const layout = responseLayout(model, {
+      tokens: chunk,
+      responseStart: starts,
+    }, "sequenceLogprobs");
+    const { b, t } = layout;
+    const [lp, ent] = tf.tidy(() => {
+      const x = tf.tensor2d(layout.inputs, [b, t], "int32");
+      const y = tf.tensor2d(layout.targets, [b, t], "int32");
+      const { logp, logpAll } = tokenLogprobs(model, x, y, temperature);
+      return [logp, entropyOf(logpAll)];
+    });
+    const lpData = lp.dataSync() as Float32Array;
+    const entData = ent.dataSync() as Float32Array;
+    tf.dispose([lp, ent]);
+    chunk.forEach((_, i) => {
+      const from = i * t + starts[i] - 1;
+      out.logprobs.push(Array.from(lpData.subarray(from, from + lengths[i])));
+      out.entropy.push(Array.from(entData.subarray(from, from + lengths[i])));
+    });
+  }
+  return out;
+}

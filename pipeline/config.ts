@@ -1,0 +1,1120 @@
+/**
+ * Loading and validating experiment files.
+ *
+ * An experiment is a YAML file declaring a DAG of stages, an optional loop of
+ * per-step stages and an optional sweep. Loading checks everything at once and
+ * throws a {@linkcode ConfigError} listing every problem as
+ * `FILE:LINE:COL: message`.
+ *
+ * ## Experiment file format
+ *
+ * ```yaml
+ * name: my-experiment         # required string
+ * description: "..."          # optional string
+ * seed: 0                     # integer, default 0: the point seed (sweeps vary it)
+ * runtime: { backend: wasm }  # optional map of scalars, passed to every stage
+ *                             # and part of every cache key
+ * stages:                     # top-level stages, run once per point: name -> stage
+ *   prepare:
+ *     kind: prepare           # required: a registered stage kind
+ *     with: { size: 400 }     # params, checked against the kind's schema;
+ *                             # omitted params take their defaults
+ *     needs: [other]          # inputs: a list of stage names (input name =
+ *                             # stage name) or a map { input: ref }, where ref
+ *                             # is "NAME" or (in the loop) "prev.NAME"
+ *     seed: 0                 # optional integer: fixed seed for this stage,
+ *                             # used instead of the point seed
+ * loop:                       # optional: stages unrolled over steps
+ *   steps: 30                 # required integer >= 1
+ *   init: { state: prepare }  # "prev.state" at step 0 reads top-level stage "prepare"
+ *   keep_every: 10            # optional integer >= 0: keep loop outputs of every
+ *                             # k-th step and the last; 0 (default) keeps all
+ *   stages:                   # same syntax as top-level stages, plus:
+ *     state:
+ *       kind: step
+ *       every: 1              # integer >= 1, default 1: run at steps t with
+ *                             # (t+1) % every == 0, and at the last step
+ *       needs: { previous: prev.state, data: prepare }
+ * sweep:                      # optional: one run per point
+ *   seeds: [0, 1, 2]          # integers; varies `seed`
+ *   grid: { "state.lr": [0.1, 0.2] }   # cartesian product over the axes
+ *   zip: { "a.x": [1, 2], "b.y": [3, 4] }  # paired lists of equal length
+ *   ablation:                 # a baseline plus one change per condition
+ *     baseline: { "state.mode": plain }  # optional, applied to every condition
+ *     conditions:
+ *       fancy: { "state.mode": fancy }
+ *       slow: { "state.lr": 0.01 }
+ * ```
+ *
+ * Stage names match `^[a-z][a-z0-9_-]*$` and are unique across `stages` and
+ * `loop.stages`.
+ *
+ * Needs: a ref names an existing stage; input names must be declared by the
+ * kind, and every non-optional input must be wired. In a loop stage, "NAME"
+ * means the same step and "prev.NAME" the previous step (NAME must be a loop
+ * stage with `every: 1`, and `loop.init` must give its step-0 value). A
+ * top-level stage may need a loop stage: it then reads the final step and runs
+ * after the whole loop. A loop stage may need (same step) another loop stage
+ * only if that stage runs at every step it runs (its `every` divides the
+ * needing stage's `every`). Same-step needs must not form a cycle.
+ *
+ * Override paths (sweep axes, ablation conditions, `--set`): a full dotted path
+ * (`seed`, `name`, `description`, `loop.steps`, `loop.keep_every`,
+ * `loop.init.NAME`, `runtime.KEY`, `stages.NAME.with.PARAM`,
+ * `loop.stages.NAME.with.PARAM`, `stages.NAME.seed`) or the shorthand `NAME.PARAM` / `NAME.seed` /
+ * `NAME.kind` / `NAME.every`. Values replace the file's values before
+ * validation, so they get the ordinary checks.
+ *
+ * `--set PATH=VALUE` overrides a setting for every point; `--set PATH=V1,V2`
+ * makes it a grid axis (replacing the file's axis for the same setting;
+ * `--set seed=0,1` replaces `sweep.seeds`). Values are YAML scalars or flow
+ * lists (`[1, 2]`).
+ *
+ * Points: conditions × grid × zip rows × seeds, in file order. Each point gets
+ * a run id (hash of its resolved experiment, without `file` and
+ * `description`); points with equal run ids are kept once.
+ *
+ * @module
+ */
+import { LineCounter, parseDocument } from "yaml";
+import type {
+  ConfigProblem,
+  Experiment,
+  Json,
+  JsonObject,
+  LoopSpec,
+  ParamSpec,
+  SourcePos,
+  StageKind,
+  StageRef,
+  StageRegistry,
+  StageSpec,
+  SweepPoint,
+} from "./types.ts";
+import { hashJson } from "./hash.ts";
+import { didYouMean, suggest } from "./suggest.ts";
+import {
+  applyOverride,
+  entryOf,
+  type Origin,
+  type ParamNames,
+  parseSet,
+  type RawEntry,
+  type RawNode,
+  resolvePath,
+  toJson,
+  toRaw,
+} from "./overrides.ts";
+import {
+  type Assign,
+  checkZip,
+  describe,
+  expandSweep,
+  keyPath,
+  mergeSets,
+  readSweep,
+  type Report,
+  type SetAxis,
+  sweepAxes,
+} from "./sweep.ts";
+
+/** Every problem found while loading an experiment; the message lists them all. */
+export class ConfigError extends Error {
+  /** The problems, sorted by file and position. */
+  problems: ConfigProblem[];
+
+  /** Builds the error; the message holds one `FILE:LINE:COL: message` line per problem. */
+  constructor(problems: ConfigProblem[]) {
+    super(formatProblems(problems));
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+/** The points of an experiment: the file as written, and one run per point. */
+export interface SweepPlan {
+  /** The experiment without sweep overrides (single-value `--set`s applied). */
+  base: Experiment;
+  /** Deduplicated points in expansion order (one point when nothing is swept). */
+  points: SweepPoint[];
+  /** Override paths that vary across points (short form; "condition", "seed"). */
+  axes: string[];
+}
+
+/** One `FILE:LINE:COL: message` line per problem. */
+export function formatProblems(problems: ConfigProblem[]): string {
+  return problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`)
+    .join("\n");
+}
+
+const ROOT_KEYS = [
+  "name",
+  "description",
+  "seed",
+  "runtime",
+  "stages",
+  "loop",
+  "sweep",
+];
+const LOOP_KEYS = ["steps", "init", "keep_every", "stages"];
+const STAGE_KEYS = ["kind", "with", "needs", "seed"];
+const LOOP_STAGE_KEYS = [...STAGE_KEYS, "every"];
+const NAME_RE = /^[a-z][a-z0-9_-]*$/;
+
+/** Collects problems, deduplicated, with the override that supplied a value. */
+function problemList(): { list: ConfigProblem[]; report: Report } {
+  const list: ConfigProblem[] = [];
+  const seen = new Set<string>();
+  const report: Report = (at, message) => {
+    const text = at.via && !message.startsWith("--set") ? `${message} (from ${at.via})` : message;
+    const key = `${at.file}:${at.line}:${at.col}:${text}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    list.push({ file: at.file, line: at.line, col: at.col, message: text });
+  };
+  return { list, report };
+}
+
+/** Sorts problems by position, the experiment file first, then `--set`. */
+function sortProblems(
+  problems: ConfigProblem[],
+  file: string,
+): ConfigProblem[] {
+  const rank = (p: SourcePos) => p.file === file ? 0 : 1;
+  return [...problems].sort((a, b) => rank(a) - rank(b) || a.line - b.line || a.col - b.col);
+}
+
+const SYNTAX_HINTS: Record<string, string> = {
+  TAB_AS_INDENT: "indent with spaces, not tabs",
+  BAD_INDENT: "check the indentation and that every [ or { is closed",
+  MISSING_CHAR: "a closing quote or bracket is missing",
+  DUPLICATE_KEY: "each key may appear only once in a map",
+};
+
+/** Parses YAML text into a raw tree, reporting syntax errors. */
+function parseRoot(
+  text: string,
+  file: string,
+  report: Report,
+): RawNode | undefined {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const start: Origin = { file, line: 1, col: 1 };
+  if (doc.errors.length > 0) {
+    for (const error of doc.errors) {
+      const pos = lines.linePos(error.pos[0]);
+      let message = error.message.split("\n")[0].replace(/ at line \d+.*$/, "");
+      if (error.code === "DUPLICATE_KEY") {
+        const key = text.slice(error.pos[0]).split(/[:\n]/)[0].trim();
+        message = `duplicate key "${key}"`;
+      }
+      const hint = SYNTAX_HINTS[error.code];
+      report(
+        { file, line: pos.line, col: pos.col },
+        `YAML syntax error (${error.code}): ${message}${hint ? `; ${hint}` : ""}`,
+      );
+    }
+    return undefined;
+  }
+  if (doc.contents === null) {
+    report(
+      start,
+      'the experiment file is empty; it needs at least "name" and "stages"',
+    );
+    return undefined;
+  }
+  const root = toRaw(doc.contents, doc, lines, file, start);
+  if (root.type !== "map") {
+    report(
+      start,
+      `expected a map at the top level (name, stages, ...), got ${describe(root)}`,
+    );
+    return undefined;
+  }
+  return root;
+}
+
+/** Reports unknown keys of a map, with a suggestion. */
+function checkKeys(
+  node: RawNode,
+  allowed: string[],
+  where: string,
+  report: Report,
+  what = "key",
+): void {
+  if (node.type !== "map") return;
+  for (const entry of node.entries) {
+    if (allowed.includes(entry.key)) continue;
+    const hint = didYouMean(entry.key, allowed) ||
+      `; expected one of ${allowed.join(", ")}`;
+    report(entry.keyAt, `${where}: unknown ${what} "${entry.key}"${hint}`);
+  }
+}
+
+/** An integer (optionally bounded below), or undefined after a report. */
+function readInteger(
+  node: RawNode,
+  path: string,
+  min: number | undefined,
+  report: Report,
+): number | undefined {
+  if (
+    node.type !== "scalar" || typeof node.value !== "number" ||
+    !Number.isSafeInteger(node.value)
+  ) {
+    report(node.at, `${path}: expected an integer, got ${describe(node)}`);
+    return undefined;
+  }
+  if (min !== undefined && node.value < min) {
+    report(node.at, `${path}: must be >= ${min}, got ${node.value}`);
+    return undefined;
+  }
+  return node.value;
+}
+
+/** A string, or undefined after a report. */
+function readString(
+  node: RawNode,
+  path: string,
+  report: Report,
+): string | undefined {
+  if (node.type !== "scalar" || typeof node.value !== "string") {
+    report(node.at, `${path}: expected a string, got ${describe(node)}`);
+    return undefined;
+  }
+  return node.value;
+}
+
+/** The type a param spec expects, for messages. */
+function expected(spec: ParamSpec): string {
+  switch (spec.type) {
+    case "number":
+      return "a number";
+    case "integer":
+      return "an integer";
+    case "string":
+      return "a string";
+    case "boolean":
+      return "true or false";
+    case "enum":
+      return `one of ${spec.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "number[]":
+      return "a list of numbers";
+    case "string[]":
+      return "a list of strings";
+    case "json":
+      return "a JSON value";
+  }
+}
+
+/** Whether a raw node is a scalar accepted for a scalar param type. */
+function scalarFits(node: RawNode, type: string): boolean {
+  if (node.type !== "scalar") return false;
+  const v = node.value;
+  if (type === "number") return typeof v === "number" && Number.isFinite(v);
+  if (type === "integer") {
+    return typeof v === "number" && Number.isSafeInteger(v);
+  }
+  if (type === "string") return typeof v === "string";
+  if (type === "boolean") return typeof v === "boolean";
+  return false;
+}
+
+/** Checks one param value against its spec; returns the value or undefined. */
+function readParam(
+  spec: ParamSpec,
+  node: RawNode,
+  path: string,
+  report: Report,
+): Json | undefined {
+  const bad = (extra = "") => {
+    report(
+      node.at,
+      `${path}: expected ${expected(spec)}, got ${describe(node)}${extra}`,
+    );
+    return undefined;
+  };
+  switch (spec.type) {
+    case "number":
+    case "integer": {
+      if (!scalarFits(node, spec.type)) return bad();
+      const v = (node as { value: number }).value;
+      if (spec.min !== undefined && v < spec.min) {
+        report(node.at, `${path}: must be >= ${spec.min}, got ${v}`);
+        return undefined;
+      }
+      if (spec.max !== undefined && v > spec.max) {
+        report(node.at, `${path}: must be <= ${spec.max}, got ${v}`);
+        return undefined;
+      }
+      return v;
+    }
+    case "string":
+      if (!scalarFits(node, "string")) {
+        return bad(
+          node.type === "scalar" && node.value !== null
+            ? `; quote it to make it a string: "${String(node.value)}"`
+            : "",
+        );
+      }
+      return toJson(node);
+    case "boolean":
+      return scalarFits(node, "boolean") ? toJson(node) : bad();
+    case "enum": {
+      if (
+        node.type === "scalar" && typeof node.value === "string" &&
+        spec.values.includes(node.value)
+      ) return node.value;
+      const word = node.type === "scalar" ? String(node.value) : "";
+      return bad(didYouMean(word, spec.values));
+    }
+    case "number[]":
+    case "string[]": {
+      if (node.type !== "seq") return bad();
+      const itemType = spec.type === "number[]" ? "number" : "string";
+      let ok = true;
+      node.items.forEach((item, i) => {
+        if (!scalarFits(item, itemType)) {
+          report(
+            item.at,
+            `${path}[${i}]: expected a ${itemType}, got ${describe(item)}`,
+          );
+          ok = false;
+        }
+      });
+      return ok ? toJson(node) : undefined;
+    }
+    case "json":
+      return toJson(node);
+  }
+}
+
+/** Validates `with` against the kind's params; applies defaults and `check`. */
+function readParams(
+  kind: StageKind,
+  withEntry: RawEntry | undefined,
+  stagePath: string,
+  stageAt: Origin,
+  report: Report,
+): JsonObject | undefined {
+  const path = `${stagePath}.with`;
+  let node = withEntry?.value;
+  if (node?.type === "scalar" && node.value === null) node = undefined;
+  if (node !== undefined && node.type !== "map") {
+    report(node.at, `${path}: expected a map of params, got ${describe(node)}`);
+    return undefined;
+  }
+  const at = withEntry?.keyAt ?? stageAt;
+  const names = Object.keys(kind.params);
+  const params: JsonObject = {};
+  // Params that an unknown key looks like a misspelling of: not also "missing".
+  const misspelt = new Set<string>();
+  let ok = true;
+  for (const entry of node?.entries ?? []) {
+    const spec = kind.params[entry.key];
+    if (spec === undefined) {
+      const known = names.length
+        ? `params of "${kind.name}": ${names.join(", ")}`
+        : `kind "${kind.name}" takes no params`;
+      const match = suggest(entry.key, names);
+      if (match !== undefined) misspelt.add(match);
+      const hint = match === undefined ? "" : `; did you mean "${match}"?`;
+      report(
+        entry.keyAt,
+        `${path}: unknown param "${entry.key}"${hint}${hint ? " " : "; "}(${known})`,
+      );
+      ok = false;
+      continue;
+    }
+    const value = readParam(
+      spec,
+      entry.value,
+      `${path}.${keyPath(entry.key)}`,
+      report,
+    );
+    if (value === undefined) ok = false;
+    else params[entry.key] = value;
+  }
+  for (const [name, spec] of Object.entries(kind.params)) {
+    if (name in params || node?.entries.some((e) => e.key === name)) continue;
+    if (misspelt.has(name)) {
+      ok = false;
+      continue;
+    }
+    if (spec.default === undefined) {
+      report(
+        at,
+        `${path}: missing required param "${name}" (${expected(spec)}: ${spec.doc})`,
+      );
+      ok = false;
+    } else {
+      params[name] = structuredClone(spec.default) as Json;
+    }
+  }
+  if (!ok) return undefined;
+  for (const message of kind.check?.(params) ?? []) {
+    report(at, `${path}: ${message}`);
+    ok = false;
+  }
+  return ok ? params : undefined;
+}
+
+/** One `needs` entry before refs are resolved. */
+interface NeedDraft {
+  input: string;
+  inputAt: Origin;
+  ref: string;
+  refAt: Origin;
+  path: string;
+}
+
+/** A stage after its own fields were read (refs not yet resolved). */
+interface StageDraft {
+  name: string;
+  path: string;
+  at: Origin;
+  inLoop: boolean;
+  kind: StageKind | undefined;
+  params: JsonObject | undefined;
+  seed: number | null;
+  every: number;
+  needs: NeedDraft[];
+  needsAt: Origin;
+}
+
+/** Reads `needs` (list or map form) into drafts. */
+function readNeeds(
+  entry: RawEntry | undefined,
+  stagePath: string,
+  report: Report,
+): NeedDraft[] {
+  const node = entry?.value;
+  if (!entry || !node || (node.type === "scalar" && node.value === null)) {
+    return [];
+  }
+  const path = `${stagePath}.needs`;
+  const out: NeedDraft[] = [];
+  if (node.type === "seq") {
+    node.items.forEach((item, i) => {
+      const ref = readString(item, `${path}[${i}]`, report);
+      if (ref === undefined) return;
+      const input = ref.startsWith("prev.") ? ref.slice(5) : ref;
+      out.push({
+        input,
+        inputAt: item.at,
+        ref,
+        refAt: item.at,
+        path: `${path}[${i}]`,
+      });
+    });
+  } else if (node.type === "map") {
+    for (const e of node.entries) {
+      const ref = readString(e.value, `${path}.${keyPath(e.key)}`, report);
+      if (ref === undefined) continue;
+      out.push({
+        input: e.key,
+        inputAt: e.keyAt,
+        ref,
+        refAt: e.value.at,
+        path: `${path}.${keyPath(e.key)}`,
+      });
+    }
+  } else {
+    report(
+      node.at,
+      `${path}: expected a list of stage names or a map of input name to stage, got ${
+        describe(node)
+      }`,
+    );
+  }
+  return out;
+}
+
+/** Reads one stage's own fields (kind, params, seed, every, needs). */
+function readStage(
+  entry: RawEntry,
+  section: string,
+  inLoop: boolean,
+  registry: StageRegistry,
+  report: Report,
+): StageDraft | undefined {
+  const path = `${section}.${keyPath(entry.key)}`;
+  const node = entry.value;
+  if (node.type !== "map") {
+    report(
+      node.at,
+      `${path}: expected a map with "kind" (and optional with, needs, seed${
+        inLoop ? ", every" : ""
+      }), got ${describe(node)}`,
+    );
+    return undefined;
+  }
+  for (const e of node.entries) {
+    if (e.key === "every" && !inLoop) {
+      report(
+        e.keyAt,
+        `${path}: "every" is only allowed on loop stages (under loop.stages); top-level stages run once`,
+      );
+    }
+  }
+  checkKeys(
+    { ...node, entries: node.entries.filter((e) => e.key !== "every") },
+    inLoop ? LOOP_STAGE_KEYS : STAGE_KEYS,
+    path,
+    report,
+  );
+  const kindEntry = entryOf(node, "kind");
+  let kind: StageKind | undefined;
+  if (!kindEntry) {
+    report(
+      entry.keyAt,
+      `${path}: missing required key "kind"; known kinds: ${registry.names().join(", ")}`,
+    );
+  } else {
+    const name = readString(kindEntry.value, `${path}.kind`, report);
+    if (name !== undefined) {
+      kind = registry.get(name);
+      const hint = didYouMean(name, registry.names());
+      if (kind === undefined) {
+        report(
+          kindEntry.value.at,
+          `${path}.kind: unknown stage kind "${name}"${hint ? `${hint} Known` : "; known"} kinds: ${
+            registry.names().join(", ")
+          }`,
+        );
+      }
+    }
+  }
+  const seedEntry = entryOf(node, "seed");
+  let seed: number | null = null;
+  if (seedEntry) {
+    const s = readInteger(seedEntry.value, `${path}.seed`, undefined, report);
+    if (s !== undefined) seed = s;
+  }
+  let every = 1;
+  const everyEntry = inLoop ? entryOf(node, "every") : undefined;
+  if (everyEntry) {
+    const e = readInteger(everyEntry.value, `${path}.every`, 1, report);
+    if (e !== undefined) every = e;
+  }
+  const withEntry = entryOf(node, "with");
+  const params = kind ? readParams(kind, withEntry, path, entry.keyAt, report) : undefined;
+  const needsEntry = entryOf(node, "needs");
+  return {
+    name: entry.key,
+    path,
+    at: entry.keyAt,
+    inLoop,
+    kind,
+    params,
+    seed,
+    every,
+    needs: readNeeds(needsEntry, path, report),
+    needsAt: needsEntry?.keyAt ?? entry.keyAt,
+  };
+}
+
+/** A same-step dependency edge used for cycle detection. */
+interface Edge {
+  to: string;
+  at: Origin;
+  path: string;
+  /** True when the edge stands for "runs after the whole loop". */
+  implicit: boolean;
+}
+
+/** Checks one needs entry; returns the resolved ref or undefined. */
+function resolveNeed(
+  stage: StageDraft,
+  need: NeedDraft,
+  byName: Map<string, StageDraft>,
+  init: Record<string, string>,
+  initKeys: Set<string>,
+  report: Report,
+): StageRef | undefined {
+  const prev = need.ref.startsWith("prev.");
+  const name = prev ? need.ref.slice(5) : need.ref;
+  const target = byName.get(name);
+  if (target === undefined) {
+    report(
+      need.refAt,
+      `${need.path}: no stage named "${name}"${didYouMean(name, byName.keys())}`,
+    );
+    return undefined;
+  }
+  if (!prev) {
+    if (target === stage) {
+      report(
+        need.refAt,
+        `${need.path}: stage "${name}" needs itself; ${
+          stage.inLoop
+            ? `use "prev.${name}" for its output of the previous step`
+            : "remove the entry"
+        }`,
+      );
+      return undefined;
+    }
+    if (stage.inLoop && target.inLoop && stage.every % target.every !== 0) {
+      report(
+        need.refAt,
+        `${need.path}: "${stage.name}" runs every ${stage.every} step(s) but "${name}" only every ${target.every}, so "${name}" has no output at some steps where "${stage.name}" runs; make the every of "${stage.name}" a multiple of ${target.every}`,
+      );
+      return undefined;
+    }
+    return { stage: name, when: "same" };
+  }
+  if (!stage.inLoop) {
+    report(
+      need.refAt,
+      `${need.path}: "${need.ref}" is only allowed in loop stages (it means the previous loop step); write "${name}"`,
+    );
+    return undefined;
+  }
+  if (!target.inLoop) {
+    report(
+      need.refAt,
+      `${need.path}: "${need.ref}" must name a loop stage, but "${name}" is a top-level stage; write "${name}"`,
+    );
+    return undefined;
+  }
+  if (target.every !== 1) {
+    report(
+      need.refAt,
+      `${need.path}: "${need.ref}" needs "${name}" at every step, but it runs every ${target.every} steps; set its every to 1 or need it without "prev."`,
+    );
+    return undefined;
+  }
+  if (!(name in init) && !initKeys.has(name)) {
+    report(
+      need.refAt,
+      `${need.path}: "${need.ref}" has no value at step 0; add loop.init: { ${name}: STAGE } naming a top-level stage`,
+    );
+    return undefined;
+  }
+  return { stage: name, when: "prev" };
+}
+
+/** Reports same-step dependency cycles with their path. */
+function checkCycles(
+  drafts: StageDraft[],
+  edges: Map<string, Edge[]>,
+  report: Report,
+): void {
+  const loopNames = drafts.filter((d) => d.inLoop).map((d) => d.name);
+  const all = new Map<string, Edge[]>();
+  for (const d of drafts) {
+    const own = edges.get(d.name) ?? [];
+    const list = [...own];
+    const toLoop = !d.inLoop && own.find((e) => loopNames.includes(e.to));
+    if (toLoop) {
+      for (const l of loopNames) {
+        if (!own.some((e) => e.to === l)) {
+          list.push({ ...toLoop, to: l, implicit: true });
+        }
+      }
+    }
+    all.set(d.name, list);
+  }
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const reported = new Set<string>();
+  const visit = (name: string) => {
+    state.set(name, "open");
+    stack.push(name);
+    for (const edge of all.get(name) ?? []) {
+      const s = state.get(edge.to);
+      if (s === "open") {
+        const cycle = [...stack.slice(stack.indexOf(edge.to)), edge.to];
+        const key = [...new Set(cycle)].sort().join(",");
+        if (reported.has(key)) continue;
+        reported.add(key);
+        const note = edge.implicit ||
+            cycle.some((n, i) =>
+              i > 0 && !drafts.find((d) => d.name === cycle[i - 1])?.inLoop &&
+              loopNames.includes(n)
+            )
+          ? " (a top-level stage that needs a loop stage runs after the whole loop)"
+          : "";
+        report(
+          edge.at,
+          `${edge.path}: cycle: ${cycle.join(" -> ")}${note}; remove one of these needs${
+            loopNames.includes(edge.to) ? ' or use "prev." in the loop' : ""
+          }`,
+        );
+      } else if (s === undefined) visit(edge.to);
+    }
+    stack.pop();
+    state.set(name, "done");
+  };
+  for (const d of drafts) if (!state.has(d.name)) visit(d.name);
+}
+
+/** Reads `loop.init`: loop stage name -> top-level stage name. */
+function readInit(
+  node: RawNode | undefined,
+  byName: Map<string, StageDraft>,
+  report: Report,
+): Record<string, string> {
+  const init: Record<string, string> = {};
+  if (!node || (node.type === "scalar" && node.value === null)) return init;
+  if (node.type !== "map") {
+    report(
+      node.at,
+      `loop.init: expected a map of loop stage to top-level stage, got ${describe(node)}`,
+    );
+    return init;
+  }
+  for (const e of node.entries) {
+    const path = `loop.init.${keyPath(e.key)}`;
+    const stage = byName.get(e.key);
+    if (!stage) {
+      report(
+        e.keyAt,
+        `loop.init: no stage named "${e.key}"${didYouMean(e.key, byName.keys())}`,
+      );
+    } else if (!stage.inLoop) {
+      report(
+        e.keyAt,
+        `loop.init: "${e.key}" is a top-level stage; init keys name loop stages whose "prev." value at step 0 comes from a top-level stage`,
+      );
+    }
+    const source = readString(e.value, path, report);
+    if (source === undefined) continue;
+    const from = byName.get(source);
+    if (!from) {
+      report(
+        e.value.at,
+        `${path}: no stage named "${source}"${didYouMean(source, byName.keys())}`,
+      );
+    } else if (from.inLoop) {
+      report(
+        e.value.at,
+        `${path}: "${source}" is a loop stage; the step-0 value must come from a top-level stage`,
+      );
+    } else if (stage?.inLoop) init[e.key] = source;
+  }
+  return init;
+}
+
+/** Reads the stages of one section (`stages` or `loop.stages`). */
+function readSection(
+  node: RawNode | undefined,
+  section: string,
+  inLoop: boolean,
+  byName: Map<string, StageDraft>,
+  registry: StageRegistry,
+  report: Report,
+): StageDraft[] {
+  if (!node || (node.type === "scalar" && node.value === null)) return [];
+  if (node.type !== "map") {
+    report(
+      node.at,
+      `${section}: expected a map of stage name to stage, got ${describe(node)}`,
+    );
+    return [];
+  }
+  const out: StageDraft[] = [];
+  for (const entry of node.entries) {
+    if (!NAME_RE.test(entry.key)) {
+      report(
+        entry.keyAt,
+        `${section}: invalid stage name ${
+          JSON.stringify(entry.key)
+        }; use lowercase letters, digits, "-" and "_", starting with a letter`,
+      );
+    }
+    const other = byName.get(entry.key);
+    if (other) {
+      report(
+        entry.keyAt,
+        `${section}.${
+          keyPath(entry.key)
+        }: stage name "${entry.key}" is already used by ${other.path} (line ${other.at.line}); stage names must be unique`,
+      );
+      continue;
+    }
+    const draft = readStage(entry, section, inLoop, registry, report);
+    if (draft) {
+      byName.set(draft.name, draft);
+      out.push(draft);
+    }
+  }
+  return out;
+}
+
+/** Validates a raw experiment tree; returns it resolved or undefined after reports. */
+function validate(
+  root: RawNode,
+  file: string,
+  registry: StageRegistry,
+  report: Report,
+): Experiment | undefined {
+  let failed = false;
+  const r: Report = (at, message) => {
+    failed = true;
+    report(at, message);
+  };
+  const start: Origin = { file, line: 1, col: 1 };
+  if (root.type !== "map") {
+    r(start, `expected a map at the top level, got ${describe(root)}`);
+    return undefined;
+  }
+  checkKeys(root, ROOT_KEYS, "top level", r);
+  const nameEntry = entryOf(root, "name");
+  let name = "";
+  if (!nameEntry) {
+    r(root.at, 'missing required key "name" (a string naming the experiment)');
+  } else name = readString(nameEntry.value, "name", r) ?? "";
+  const descEntry = entryOf(root, "description");
+  const description = descEntry ? readString(descEntry.value, "description", r) ?? "" : "";
+  const seedEntry = entryOf(root, "seed");
+  const seed = seedEntry ? readInteger(seedEntry.value, "seed", undefined, r) ?? 0 : 0;
+  const runtime: JsonObject = {};
+  const runtimeNode = entryOf(root, "runtime")?.value;
+  if (
+    runtimeNode &&
+    !(runtimeNode.type === "scalar" && runtimeNode.value === null)
+  ) {
+    if (runtimeNode.type !== "map") {
+      r(
+        runtimeNode.at,
+        `runtime: expected a map of settings, got ${describe(runtimeNode)}`,
+      );
+    } else {
+      for (const e of runtimeNode.entries) {
+        if (e.value.type !== "scalar") {
+          r(
+            e.value.at,
+            `runtime.${keyPath(e.key)}: expected a scalar (string, number or boolean), got ${
+              describe(e.value)
+            }`,
+          );
+        } else runtime[e.key] = e.value.value;
+      }
+    }
+  }
+
+  const byName = new Map<string, StageDraft>();
+  const drafts = readSection(
+    entryOf(root, "stages")?.value,
+    "stages",
+    false,
+    byName,
+    registry,
+    r,
+  );
+  let loop: LoopSpec | null = null;
+  let initNode: RawNode | undefined;
+  const loopEntry = entryOf(root, "loop");
+  if (loopEntry) {
+    const node = loopEntry.value;
+    if (node.type !== "map") {
+      r(
+        node.at,
+        `loop: expected a map with steps and stages, got ${describe(node)}`,
+      );
+    } else {
+      checkKeys(node, LOOP_KEYS, "loop", r);
+      const stepsEntry = entryOf(node, "steps");
+      let steps = 1;
+      if (!stepsEntry) {
+        r(
+          loopEntry.keyAt,
+          'loop: missing required key "steps" (an integer >= 1)',
+        );
+      } else steps = readInteger(stepsEntry.value, "loop.steps", 1, r) ?? 1;
+      const keepEntry = entryOf(node, "keep_every");
+      const keepEvery = keepEntry ? readInteger(keepEntry.value, "loop.keep_every", 0, r) ?? 0 : 0;
+      const stagesEntry = entryOf(node, "stages");
+      if (!stagesEntry) {
+        r(
+          loopEntry.keyAt,
+          'loop: missing required key "stages" (a map of stage name to stage)',
+        );
+      }
+      drafts.push(
+        ...readSection(
+          stagesEntry?.value,
+          "loop.stages",
+          true,
+          byName,
+          registry,
+          r,
+        ),
+      );
+      initNode = entryOf(node, "init")?.value;
+      loop = { steps, init: {}, keepEvery };
+    }
+  }
+  if (drafts.length === 0 && !failed) {
+    r(root.at, 'no stages declared; add a "stages" map (or loop.stages)');
+  }
+  const init = readInit(initNode, byName, r);
+  // Keys written under loop.init (even invalid ones) count as initialised, so
+  // a bad init entry is reported once rather than again at each "prev." use.
+  const initKeys = new Set(
+    initNode?.type === "map" ? initNode.entries.map((e) => e.key) : [],
+  );
+  if (loop) loop.init = init;
+
+  const stages: Record<string, StageSpec> = {};
+  const edges = new Map<string, Edge[]>();
+  for (const d of drafts) {
+    const needs: Record<string, StageRef> = {};
+    const list: Edge[] = [];
+    for (const need of d.needs) {
+      if (d.kind && !(need.input in d.kind.inputs)) {
+        const inputs = Object.keys(d.kind.inputs);
+        const known = inputs.length
+          ? `inputs of "${d.kind.name}": ${inputs.join(", ")}`
+          : `kind "${d.kind.name}" takes no inputs`;
+        const hint = didYouMean(need.input, inputs);
+        r(
+          need.inputAt,
+          `${need.path}: unknown input "${need.input}"${hint}${hint ? " " : "; "}(${known})`,
+        );
+      } else if (need.input in needs) {
+        r(need.inputAt, `${need.path}: input "${need.input}" is wired twice`);
+      }
+      const ref = resolveNeed(d, need, byName, init, initKeys, r);
+      if (ref === undefined) continue;
+      needs[need.input] = ref;
+      if (ref.when === "same") {
+        list.push({
+          to: ref.stage,
+          at: need.refAt,
+          path: need.path,
+          implicit: false,
+        });
+      }
+    }
+    edges.set(d.name, list);
+    if (d.kind) {
+      for (const [input, spec] of Object.entries(d.kind.inputs)) {
+        if (spec.optional || d.needs.some((n) => n.input === input)) continue;
+        r(
+          d.needsAt,
+          `${d.path}.needs: missing input "${input}" of kind "${d.kind.name}" (${spec.doc}); wire it, e.g. needs: { ${input}: STAGE }`,
+        );
+      }
+    }
+    stages[d.name] = {
+      name: d.name,
+      kind: d.kind?.name ?? "",
+      params: d.params ?? {},
+      needs,
+      seed: d.seed,
+      every: d.every,
+      inLoop: d.inLoop,
+    };
+  }
+  checkCycles(drafts, edges, r);
+  if (failed) return undefined;
+  return { name, description, file, seed, runtime, stages, loop };
+}
+
+/** Applies overrides in order to a raw tree. */
+function applyAll(root: RawNode, assigns: Assign[]): RawNode {
+  return assigns.reduce(
+    (tree, a) => applyOverride(tree, a.target.segments, a.value),
+    root,
+  );
+}
+
+/** The run id of a resolved experiment: 12 hex chars of its hash. */
+function runIdOf(experiment: Experiment): string {
+  const { file: _file, description: _description, ...rest } = experiment;
+  return hashJson(rest as unknown as Json).slice(0, 12);
+}
+
+/**
+ * Loads an experiment from YAML text: validates it, applies `--set`
+ * arguments (`path=value` or `path=v1,v2`) and expands its sweep.
+ * Throws {@linkcode ConfigError} with every problem found.
+ */
+export function loadExperimentText(
+  text: string,
+  file: string,
+  registry: StageRegistry,
+  sets: string[] = [],
+): SweepPlan {
+  const { list, report } = problemList();
+  const fail = () => new ConfigError(sortProblems(list, file));
+  const root = parseRoot(text, file, report);
+  if (root === undefined) throw fail();
+  const params: ParamNames = (k) => {
+    const kind = registry.get(k);
+    return kind ? Object.keys(kind.params) : undefined;
+  };
+  const setAxes: SetAxis[] = [];
+  sets.forEach((arg, i) => {
+    const parsed = parseSet(arg, i);
+    const at: Origin = { file: "--set", line: 1, col: i + 1 };
+    if (typeof parsed === "string") return report(at, parsed);
+    const target = resolvePath(root, parsed.path, params);
+    if (typeof target === "string") {
+      return report(at, `${parsed.label}: ${target}`);
+    }
+    setAxes.push({ target, values: parsed.values, at: parsed.at });
+  });
+  const fileSpec = readSweep(
+    entryOf(root, "sweep")?.value,
+    root,
+    params,
+    report,
+  );
+  const { spec, singles } = mergeSets(fileSpec, setAxes);
+  checkZip(spec, report);
+
+  const base = validate(applyAll(root, singles), file, registry, report);
+  const points: SweepPoint[] = [];
+  const seen = new Set<string>();
+  for (const draft of expandSweep(spec)) {
+    const tree = applyAll(root, [...draft.assigns, ...singles]);
+    const experiment = validate(tree, file, registry, report);
+    if (!experiment) continue;
+    const runId = runIdOf(experiment);
+    if (seen.has(runId)) continue;
+    seen.add(runId);
+    const overrides: JsonObject = { ...draft.overrides };
+    for (const s of singles) overrides[s.target.display] = toJson(s.value);
+    points.push({
+      runId,
+      label: [...draft.labelParts, `seed=${experiment.seed}`].join(" "),
+      overrides,
+      experiment,
+    });
+  }
+  if (list.length > 0 || base === undefined) throw fail();
+  return { base, points, axes: sweepAxes(spec) };
+}
+
+/**
+ * Reads and loads an experiment file (see {@linkcode loadExperimentText}).
+ * A file that cannot be read is reported as a {@linkcode ConfigError}.
+ */
+export async function loadExperimentFile(
+  path: string,
+  registry: StageRegistry,
+  sets: string[] = [],
+): Promise<SweepPlan> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "file not found"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new ConfigError([
+      {
+        file: path,
+        line: 1,
+        col: 1,
+        message: `Cannot read experiment file: ${reason}`,
+      },
+    ]);
+  }
+  return loadExperimentText(text, path, registry, sets);
+}

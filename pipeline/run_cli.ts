@@ -1,0 +1,230 @@
+/**
+ * The `run` command: load an experiment, expand its sweep, take the results
+ * directory's lock, execute through the cache, write DuckDB, print a summary.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { ConfigError, loadExperimentFile } from "./config.ts";
+import { UserError } from "./errors.ts";
+import { execute, type ExecuteSummary } from "./executor.ts";
+import { acquireLock } from "./lock.ts";
+import { defaultReporter, type Reporter, SilentReporter } from "./progress.ts";
+import { ResultsStore } from "./store.ts";
+import { formatTable } from "./table_format.ts";
+import type { StageRegistry } from "./types.ts";
+
+/** Usage text of `run`. */
+export const RUN_USAGE = `Usage: deno task run FILE.yaml [options]
+
+Runs an experiment (and its sweep) through the content-addressed cache.
+Everything already computed is reused; a killed run started again resumes.
+
+Options:
+  --results DIR     results directory (cache, runs.duckdb, reports) [results]
+  --dry-run         print the instance plan with cache hit / miss; run nothing
+  --explain         for every miss, say which key part changed against the
+                    nearest earlier entry of that stage
+  --force STAGE     rerun STAGE and everything downstream (repeatable)
+  --set PATH=V      override a value; PATH=V1,V2,... sweeps it (repeatable);
+                    PATH is e.g. seed, loop.steps, update.lr (stage.param)
+  --jobs N          instances computed in parallel (worker threads) [1]
+  --fail-fast       stop at the first failure (default: finish other points)
+  --wait            wait for another run holding the results directory
+  --quiet           only the final summary
+  -h, --help        this text
+
+Exit codes: 0 all points done, 1 some point failed, 2 bad input.`;
+
+/** Hooks a lab adds to the generic command. */
+export interface RunCliOptions {
+  registry: StageRegistry;
+  /** Module URL exporting `registry`, for worker threads. */
+  registryModule: string;
+  /** Called after a successful run with the open store (e.g. to print a comparison). */
+  after?: (ctx: {
+    store: ResultsStore;
+    resultsDir: string;
+    file: string;
+    summary: ExecuteSummary;
+    print: (s: string) => void;
+  }) => Promise<void>;
+}
+
+/** Entry point of `run`; returns the exit code. */
+export async function runCli(args: string[], opts: RunCliOptions): Promise<number> {
+  try {
+    return await runCommand(args, opts);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      console.error(
+        `error: ${e.problems.length} problem${
+          e.problems.length === 1 ? "" : "s"
+        } in the experiment; nothing was run`,
+      );
+      return 2;
+    }
+    if (e instanceof UserError) {
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+async function runCommand(args: string[], opts: RunCliOptions): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        results: { type: "string", default: "results" },
+        "dry-run": { type: "boolean", default: false },
+        explain: { type: "boolean", default: false },
+        force: { type: "string", multiple: true, default: [] },
+        set: { type: "string", multiple: true, default: [] },
+        jobs: { type: "string", default: "1" },
+        "fail-fast": { type: "boolean", default: false },
+        wait: { type: "boolean", default: false },
+        quiet: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (e) {
+    throw new UserError(`${(e as Error).message}\n\n${RUN_USAGE}`);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    console.log(RUN_USAGE);
+    return 0;
+  }
+  if (parsed.positionals.length !== 1) {
+    throw new UserError(
+      `expected one experiment file, got ${parsed.positionals.length}\n\n${RUN_USAGE}`,
+    );
+  }
+  const jobs = Number(v.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) {
+    throw new UserError(`--jobs must be a positive integer, got "${v.jobs}"`);
+  }
+  const file = parsed.positionals[0];
+  const resultsDir = v.results!;
+  const plan = await loadExperimentFile(file, opts.registry, v.set);
+  for (const stage of v.force!) {
+    if (!plan.base.stages[stage]) {
+      throw new UserError(
+        `--force ${stage}: no stage of that name (stages: ${
+          Object.keys(plan.base.stages).join(", ")
+        })`,
+      );
+    }
+  }
+  const print = (s: string) => console.log(s);
+  const reporter: Reporter = v.quiet
+    ? new SilentReporter()
+    : v["dry-run"]
+    ? new SilentReporter()
+    : defaultReporter();
+
+  if (v["dry-run"]) {
+    const summary = await execute(plan.points, {
+      resultsDir,
+      registry: opts.registry,
+      force: v.force,
+      dryRun: true,
+      explain: v.explain,
+      reporter,
+    });
+    printDryRun(plan.points.length, summary, v.explain!, print);
+    return 0;
+  }
+
+  Deno.mkdirSync(resultsDir, { recursive: true });
+  const lock = await acquireLock(resultsDir, {
+    wait: v.wait,
+    onWait: (h: { pid: number }) =>
+      console.error(`waiting for PID ${h.pid}, which holds ${resultsDir} …`),
+  });
+  let store: ResultsStore | null = null;
+  try {
+    store = await ResultsStore.open(resultsDir);
+    if (!v.quiet) {
+      console.error(
+        `${plan.base.name}: ${plan.points.length} point${plan.points.length === 1 ? "" : "s"}${
+          plan.axes.length ? ` over ${plan.axes.join(", ")}` : ""
+        } → ${resultsDir}`,
+      );
+    }
+    const summary = await execute(plan.points, {
+      resultsDir,
+      registry: opts.registry,
+      registryModule: opts.registryModule,
+      force: v.force,
+      explain: v.explain,
+      jobs,
+      failFast: v["fail-fast"],
+      reporter,
+      sink: store,
+    });
+    printSummary(summary, print);
+    const ok = summary.runs.every((r) => r.status === "done");
+    if (opts.after && summary.runs.some((r) => r.status === "done")) {
+      await opts.after({ store, resultsDir, file, summary, print });
+    }
+    print(`results: ${resultsDir}/runs.duckdb (deno task sql --results ${resultsDir} "…")`);
+    return ok ? 0 : 1;
+  } finally {
+    await store?.close();
+    lock.release();
+  }
+}
+
+function printDryRun(
+  points: number,
+  s: ExecuteSummary,
+  explain: boolean,
+  print: (s: string) => void,
+): void {
+  const byStage = new Map<string, Record<string, number>>();
+  for (const d of s.details) {
+    const row = byStage.get(d.stage) ?? { hit: 0, miss: 0, blocked: 0 };
+    row[d.status] = (row[d.status] ?? 0) + 1;
+    byStage.set(d.stage, row);
+  }
+  print(`plan: ${points} point(s), ${s.instances} unique stage instance(s)`);
+  print(formatTable(
+    ["stage", "instances", "cached", "to run", "after upstream"],
+    [...byStage].map(([stage, r]) => [
+      stage,
+      r.hit + r.miss + r.blocked,
+      r.hit,
+      r.miss,
+      r.blocked,
+    ]),
+  ));
+  if (explain) {
+    for (const d of s.details) {
+      if (d.status === "hit") continue;
+      print(`${d.label}: ${d.status}${d.key ? ` (key ${d.key.slice(0, 12)})` : ""}`);
+      for (const w of d.why ?? []) print(`    ${w}`);
+    }
+  }
+}
+
+function printSummary(s: ExecuteSummary, print: (s: string) => void): void {
+  print(
+    `${s.instances} instance(s): ${s.computed} computed, ${s.cached} cached, ${s.failed} failed in ${
+      s.seconds.toFixed(1)
+    }s`,
+  );
+  const counts = { done: 0, failed: 0, pending: 0 };
+  for (const r of s.runs) counts[r.status]++;
+  print(`points: ${counts.done} done, ${counts.failed} failed, ${counts.pending} pending`);
+  for (const r of s.runs) {
+    if (r.status !== "done") {
+      print(`  ${r.status}: ${r.label || r.runId}${r.error ? ` — ${r.error}` : ""}`);
+    }
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Shared fixtures for the policy tests: a tiny config, a model with large
+ * random weights (so attention, LayerNorm and GELU are far from linear) and
+ * a fixed token batch.
+ *
+ * @module
+ */
+
+import { Rng } from "../../algorithms/rng.ts";
+import {
+  type Gpt,
+  type GptConfig,
+  gptFromArrays,
+  parameterSpecs,
+} from "../../algorithms/policy/gpt.ts";
+
+/** A config small enough for finite differences on the cpu backend. */
+export const TINY: GptConfig = {
+  vocabSize: 11,
+  contextLength: 12,
+  dModel: 8,
+  nLayers: 2,
+  nHeads: 2,
+  mlpRatio: 2,
+};
+
+/** A model whose weights are N(0, std²) (LayerNorm gains around 1). */
+export function randomGpt(config: GptConfig, seed: number, std = 0.3): Gpt {
+  const rng = new Rng(seed);
+  const arrays = parameterSpecs(config).map((spec) => {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    const a = new Float32Array(n);
+    const base = spec.init === "ones" ? 1 : 0;
+    for (let i = 0; i < n; i++) a[i] = base + std * rng.normal();
+    return a;
+  });
+  return gptFromArrays(config, arrays);
+}
+
+/** Random token sequences with ids in 1..vocabSize-1. */
+export function randomTokens(
+  rng: Rng,
+  count: number,
+  length: number,
+  vocabSize: number,
+): number[][] {
+  return Array.from(
+    { length: count },
+    () => Array.from({ length }, () => rng.int(1, vocabSize - 1)),
+  );
+}
+
+/** Largest absolute difference of two equally long arrays. */
+export function maxAbsDiff(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+): number {
+  if (a.length !== b.length) {
+    throw new Error(`length ${a.length} vs ${b.length}`);
+  }
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
