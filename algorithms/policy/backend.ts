@@ -59,9 +59,7 @@ export async function useBackend(name: BackendName): Promise<void> {
  */
 async function checkWebGpuAdapter(): Promise<void> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
-  const adapter = gpu
-    ? await gpu.requestAdapter({ powerPreference: "high-performance" })
-    : null;
+  const adapter = gpu ? await gpu.requestAdapter({ powerPreference: "high-performance" }) : null;
   if (!adapter) {
     throw new Error(
       'No WebGPU adapter is available (navigator.gpu found no GPU; is libvulkan1 installed?): use the "wasm" backend instead',

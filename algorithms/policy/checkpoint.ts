@@ -10,13 +10,7 @@
  */
 
 import { join } from "node:path";
-import {
-  type Gpt,
-  type GptConfig,
-  gptFromArrays,
-  namedParameters,
-  parameterSpecs,
-} from "./gpt.ts";
+import { type Gpt, type GptConfig, gptFromArrays, namedParameters, parameterSpecs } from "./gpt.ts";
 import { Adam } from "./train.ts";
 
 const FORMAT = "hicra-gpt-checkpoint";
@@ -70,9 +64,7 @@ function unpackFloats(
   const total = sizes.reduce((a, b) => a + b, 0);
   if (bytes.byteLength !== total * 4) {
     throw new Error(
-      `Cannot load checkpoint: ${file} has ${bytes.byteLength} bytes, expected ${
-        total * 4
-      }`,
+      `Cannot load checkpoint: ${file} has ${bytes.byteLength} bytes, expected ${total * 4}`,
     );
   }
   const all = new Float32Array(bytes.slice().buffer);
@@ -173,9 +165,7 @@ export async function readManifest(dir: string): Promise<CheckpointManifest> {
 export async function loadCheckpoint(dir: string): Promise<Gpt> {
   assertLittleEndian();
   const manifest = await readManifest(dir);
-  const sizes = manifest.parameters.map((p) =>
-    p.shape.reduce((a, b) => a * b, 1)
-  );
+  const sizes = manifest.parameters.map((p) => p.shape.reduce((a, b) => a * b, 1));
   const bytes = await Deno.readFile(join(dir, manifest.weightsFile));
   return gptFromArrays(
     manifest.config,

@@ -269,9 +269,7 @@ export function namedParameters(
 
 /** A copy of a model with its own variables (e.g. a frozen reference policy). */
 export function cloneGpt(model: Gpt): Gpt {
-  const arrays = namedParameters(model).map(({ variable }) =>
-    variable.dataSync() as Float32Array
-  );
+  const arrays = namedParameters(model).map(({ variable }) => variable.dataSync() as Float32Array);
   return gptFromArrays(model.config, arrays.map((a) => a.slice()));
 }
 
@@ -291,20 +289,17 @@ function tT(x: tf.Tensor): tf.Tensor {
 }
 
 /** matMul whose gradient uses explicit transposes (workaround B). */
-const mmGrad = tf.customGrad(
-  // deno-lint-ignore no-explicit-any
-  ((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc): any => {
-    save([a, b]);
-    return {
-      value: tf.matMul(a, b),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        tf.matMul(dy, tT(saved[1])),
-        tf.matMul(tT(saved[0]), dy),
-      ],
-    };
-    // deno-lint-ignore no-explicit-any
-  }) as any,
-);
+const mmGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [
+      tf.matMul(dy, tT(sb)),
+      tf.matMul(tT(sa), dy),
+    ],
+  };
+});
 
 /** a × b (same batch dims, no broadcasting), wasm-friendly gradient. */
 function mm(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
@@ -390,9 +385,7 @@ function forward(
   const offset = past ? past.length : 0;
   if (offset + t > contextLength) {
     throw new Error(
-      `Sequence of ${
-        offset + t
-      } tokens exceeds the context length ${contextLength}`,
+      `Sequence of ${offset + t} tokens exceeds the context length ${contextLength}`,
     );
   }
   // Workaround A: one-hot × embedding matrix instead of tf.gather. The
@@ -406,9 +399,7 @@ function forward(
   const ks: tf.Tensor[] = [];
   const vs: tf.Tensor[] = [];
   model.blocks.forEach((blk, i) => {
-    const layerPast = past
-      ? { k: past.k[i], v: past.v[i], length: past.length }
-      : null;
+    const layerPast = past ? { k: past.k[i], v: past.v[i], length: past.length } : null;
     const att = attention(
       layerNorm(x, blk.ln1G, blk.ln1B),
       blk,

@@ -19,13 +19,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../rng.ts";
-import {
-  disposeCache,
-  forwardCached,
-  type Gpt,
-  type KvCache,
-  selectCacheRows,
-} from "./gpt.ts";
+import { disposeCache, forwardCached, type Gpt, type KvCache, selectCacheRows } from "./gpt.ts";
 
 /** Sampling options. */
 export interface SampleOptions {
@@ -263,9 +257,7 @@ function pickCdf(probs: Float64Array, u: number): number {
  * reaches topP, renormalised.
  */
 function pickTopP(probs: Float64Array, topP: number, u: number): number {
-  const order = Array.from(probs.keys()).sort((a, b) =>
-    probs[b] - probs[a] || a - b
-  );
+  const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || a - b);
   let kept = 0;
   let n = 0;
   while (n < order.length && kept < topP) kept += probs[order[n++]];

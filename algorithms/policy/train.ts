@@ -79,8 +79,9 @@ export class Adam {
   /** Applies one update: params -= lr · m̂ / (√v̂ + ε) for grads × gradScale. */
   apply(params: tf.Variable[], grads: tf.Tensor[], gradScale = 1): void {
     if (!this.#m || !this.#v) {
-      this.#m = params.map((p) => tf.variable(tf.zerosLike(p), false));
-      this.#v = params.map((p) => tf.variable(tf.zerosLike(p), false));
+      // tidy frees the zeros tensors; the variables keep their data.
+      this.#m = tf.tidy(() => params.map((p) => tf.variable(tf.zerosLike(p), false)));
+      this.#v = tf.tidy(() => params.map((p) => tf.variable(tf.zerosLike(p), false)));
     }
     const [m, v] = [this.#m, this.#v];
     if (m.length !== params.length) {
@@ -132,7 +133,7 @@ export class Adam {
           `Optimizer moment of ${a.length} values for a parameter of ${p.size}`,
         );
       }
-      return tf.variable(tf.tensor(a, p.shape, "float32"), false);
+      return tf.tidy(() => tf.variable(tf.tensor(a, p.shape, "float32"), false));
     };
     this.#m = state.m.map((a, i) => make(a, params[i]));
     this.#v = state.v.map((a, i) => make(a, params[i]));
@@ -185,17 +186,13 @@ function optimize(
   try {
     const loss = value.dataSync()[0];
     if (!Number.isFinite(loss)) throw new Error(`${what}: loss is ${loss}`);
-    const normT = tf.tidy(() =>
-      tf.sqrt(tf.addN(ordered.map((g) => tf.sum(tf.square(g)))))
-    );
+    const normT = tf.tidy(() => tf.sqrt(tf.addN(ordered.map((g) => tf.sum(tf.square(g))))));
     const gradNorm = normT.dataSync()[0];
     normT.dispose();
     if (!Number.isFinite(gradNorm)) {
       throw new Error(`${what}: gradient norm is ${gradNorm}`);
     }
-    const scale = maxGradNorm > 0 && gradNorm > maxGradNorm
-      ? maxGradNorm / (gradNorm + 1e-6)
-      : 1;
+    const scale = maxGradNorm > 0 && gradNorm > maxGradNorm ? maxGradNorm / (gradNorm + 1e-6) : 1;
     optimizer.apply(params, ordered, scale);
     return { loss, gradNorm };
   } finally {
@@ -361,7 +358,10 @@ export interface RlBatch {
 export interface RlOptions {
   /** ε_low: ratios below 1 − ε_low stop pushing down (default 0.2). */
   clipLow?: number;
-  /** ε_high: ratios above 1 + ε_high stop pushing up (default 0.28). */
+  /**
+   * ε_high: ratios above 1 + ε_high stop pushing up (default 0.28). Pass
+   * Infinity for both to drop clipping (HICRA's unclipped objective).
+   */
   clipHigh?: number;
   /** Loss aggregation (default "token-mean", DAPO's token-level loss). */
   lossAgg?: LossAgg;
@@ -497,9 +497,7 @@ export function rlStep(
       "rlStep",
     );
 
-    const [ratio, pgLoss, entropy, k3] = kept.map((v) =>
-      v.dataSync() as Float32Array
-    );
+    const [ratio, pgLoss, entropy, k3] = kept.map((v) => v.dataSync() as Float32Array);
     let ratioSum = 0, low = 0, high = 0, entSum = 0, klSum = 0;
     for (let k = 0; k < mask.length; k++) {
       if (mask[k] === 0) continue;
@@ -584,9 +582,7 @@ function responseLayout(
     ) {
       if (rows && rows[i]?.length !== n) {
         throw new Error(
-          `${what}: sequence ${i} has ${n} response tokens but ${
-            rows[i]?.length
-          } ${name}`,
+          `${what}: sequence ${i} has ${n} response tokens but ${rows[i]?.length} ${name}`,
         );
       }
     }

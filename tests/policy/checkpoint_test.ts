@@ -8,11 +8,7 @@ import {
   loadOptimizer,
   saveCheckpoint,
 } from "../../algorithms/policy/checkpoint.ts";
-import {
-  disposeGpt,
-  logits,
-  namedParameters,
-} from "../../algorithms/policy/gpt.ts";
+import { disposeGpt, logits, namedParameters } from "../../algorithms/policy/gpt.ts";
 import { Adam, supervisedStep } from "../../algorithms/policy/train.ts";
 import { randomGpt, randomTokens, TINY } from "./helpers.ts";
 
@@ -78,9 +74,7 @@ Deno.test("checkpoint with optimizer state resumes training identically", async 
       assert.equal(l1, l2);
     }
     const pa = namedParameters(model), pb = namedParameters(resumed);
-    pa.forEach((p, i) =>
-      assert.deepEqual(p.variable.dataSync(), pb[i].variable.dataSync())
-    );
+    pa.forEach((p, i) => assert.deepEqual(p.variable.dataSync(), pb[i].variable.dataSync()));
     // Without optimizer state: loadOptimizer gives null.
     await saveCheckpoint(model, join(tmp, "plain"));
     assert.equal(await loadOptimizer(join(tmp, "plain"), model), null);

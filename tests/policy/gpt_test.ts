@@ -52,8 +52,7 @@ Deno.test("finite-difference gradient check of the LM loss (cpu)", async () => {
   const batch = { tokens, lossMask };
   const params = namedParameters(model);
   const vars = params.map((p) => p.variable);
-  const lossAt = () =>
-    tf.tidy(() => supervisedLoss(model, batch).dataSync()[0]);
+  const lossAt = () => tf.tidy(() => supervisedLoss(model, batch).dataSync()[0]);
   const { grads } = tf.variableGrads(() => supervisedLoss(model, batch), vars);
 
   // Per parameter tensor, the directional derivative along
@@ -97,7 +96,6 @@ Deno.test("finite-difference gradient check of the LM loss (cpu)", async () => {
     );
   }
   assert.ok(worst < 1e-2);
-  console.log(`worst relative error ${worst.toExponential(2)}`);
   tf.dispose(Object.values(grads));
   disposeGpt(model);
 });
@@ -106,9 +104,7 @@ Deno.test("KV-cache incremental logits equal the full forward", async () => {
   await useBackend("cpu");
   const model = randomGpt(TINY, 5);
   const tokens = randomTokens(new Rng(2), 2, 10, TINY.vocabSize);
-  const full = tf.tidy(() =>
-    logits(model, tf.tensor2d(tokens, undefined, "int32"))
-  );
+  const full = tf.tidy(() => logits(model, tf.tensor2d(tokens, undefined, "int32")));
   const fullData = full.arraySync();
   // Prefill 4 tokens, then feed one at a time.
   const first = tf.tensor2d(

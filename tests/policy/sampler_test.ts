@@ -22,7 +22,7 @@ function prompts(): number[][] {
     ...randomTokens(rng, 3, 2, TINY.vocabSize),
     ...randomTokens(rng, 2, 3, TINY.vocabSize),
     ...randomTokens(rng, 1, 6, TINY.vocabSize),
-  ].map((p, i, all) => all[(i * 5) % all.length]);
+  ].map((_p, i, all) => all[(i * 5) % all.length]);
 }
 
 Deno.test("sampling is deterministic per seed", async () => {
@@ -88,9 +88,7 @@ Deno.test("EOS stops a sequence and is kept; greedy and top-p", async () => {
     ps.map((p, i) => [...p, ...greedy[i].tokens]),
     ps.map((p) => p.length),
   );
-  greedy.forEach((s, i) =>
-    assert.ok(maxAbsDiff(s.logprobs, full.logprobs[i]) < 1e-4)
-  );
+  greedy.forEach((s, i) => assert.ok(maxAbsDiff(s.logprobs, full.logprobs[i]) < 1e-4));
   // Make the first greedy token of sequence 0 the EOS id.
   const eosId = greedy[0].tokens[0];
   const stopped = await sample(model, ps, { ...OPTS, temperature: 0, eosId });
@@ -98,9 +96,7 @@ Deno.test("EOS stops a sequence and is kept; greedy and top-p", async () => {
   assert.equal(stopped[0].stopReason, "eos");
   stopped.forEach((s, i) => {
     const cut = greedy[i].tokens.indexOf(eosId);
-    const expected = cut < 0
-      ? greedy[i].tokens
-      : greedy[i].tokens.slice(0, cut + 1);
+    const expected = cut < 0 ? greedy[i].tokens : greedy[i].tokens.slice(0, cut + 1);
     assert.deepEqual(s.tokens, expected);
   });
   disposeGpt(model);
@@ -119,9 +115,7 @@ Deno.test("top-p sampling only draws from the nucleus", async () => {
       tf.softmax(tf.reshape(last, [TINY.vocabSize])).dataSync(),
     );
   });
-  const order = probs.map((p, i) => [p, i]).sort((a, b) =>
-    b[0] - a[0] || a[1] - b[1]
-  );
+  const order = probs.map((p, i) => [p, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
   const nucleus = new Set<number>();
   let mass = 0;
   for (const [p, i] of order) {

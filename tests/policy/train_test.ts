@@ -31,18 +31,14 @@ function ratioBatch(
   cases: { adv: number; ratio: number }[][],
 ): RlBatch {
   const rng = new Rng(3);
-  const tokens = cases.map((c) =>
-    randomTokens(rng, 1, 3 + c.length, TINY.vocabSize)[0]
-  );
+  const tokens = cases.map((c) => randomTokens(rng, 1, 3 + c.length, TINY.vocabSize)[0]);
   const responseStart = tokens.map(() => 3);
   const cur = sequenceLogprobs(model, tokens, responseStart);
   return {
     tokens,
     responseStart,
     advantages: cases.map((c) => c.map((x) => x.adv)),
-    oldLogprobs: cases.map((c, i) =>
-      c.map((x, j) => cur.logprobs[i][j] - Math.log(x.ratio))
-    ),
+    oldLogprobs: cases.map((c, i) => c.map((x, j) => cur.logprobs[i][j] - Math.log(x.ratio))),
   };
 }
 
@@ -160,9 +156,7 @@ Deno.test("NaN / Inf in the loss or gradient norm throws and skips the update", 
     ...batch,
     advantages: batch.advantages.map((a) => a.map(() => 3e38)),
   };
-  const before = namedParameters(model).map((p) =>
-    p.variable.dataSync().slice()
-  );
+  const before = namedParameters(model).map((p) => p.variable.dataSync().slice());
   assert.throws(
     () => rlStep(model, adam, huge),
     /rlStep: (gradient norm|loss) is (Infinity|-Infinity|NaN)/,
@@ -207,9 +201,7 @@ Deno.test("supervisedStep reduces the loss on a fixed batch in 30 steps", async 
   for (let i = 0; i < 29; i++) {
     last = supervisedStep(model, adam, { tokens, lossMask }).loss;
   }
-  const after = tf.tidy(() =>
-    supervisedLoss(model, { tokens, lossMask }).dataSync()[0]
-  );
+  const after = tf.tidy(() => supervisedLoss(model, { tokens, lossMask }).dataSync()[0]);
   assert.ok(
     Math.abs(first - Math.log(TINY.vocabSize)) < 0.1,
     `initial loss ${first}`,
@@ -253,17 +245,13 @@ Deno.test("cpu and wasm agree on one rlStep (loss 1e-6 abs, grad norm 1e-4 rel, 
   const cfg = DEFAULT_GPT_CONFIG;
   const tokens = randomTokens(rng, 6, 40, cfg.vocabSize);
   const responseStart = tokens.map((_, i) => 10 + i);
-  const advantages = tokens.map((s, i) =>
-    s.slice(responseStart[i]).map(() => rng.normal())
-  );
+  const advantages = tokens.map((s, i) => s.slice(responseStart[i]).map(() => rng.normal()));
   const run = async (backend: "cpu" | "wasm") => {
     await useBackend(backend);
     const model = initGpt(cfg, 3);
     const old = sequenceLogprobs(model, tokens, responseStart);
     // Perturb old log-probs so that some ratios are clipped.
-    const oldLogprobs = old.logprobs.map((l) =>
-      l.map((x, j) => x + 0.3 * Math.sin(j))
-    );
+    const oldLogprobs = old.logprobs.map((l) => l.map((x, j) => x + 0.3 * Math.sin(j)));
     const adam = new Adam({ lr: 1e-3 });
     const r = rlStep(model, adam, {
       tokens,
@@ -271,9 +259,7 @@ Deno.test("cpu and wasm agree on one rlStep (loss 1e-6 abs, grad norm 1e-4 rel, 
       advantages,
       oldLogprobs,
     });
-    const after = tf.tidy(() =>
-      logits(model, tf.tensor2d(tokens, undefined, "int32")).dataSync()
-    );
+    const after = tf.tidy(() => logits(model, tf.tensor2d(tokens, undefined, "int32")).dataSync());
     adam.dispose();
     disposeGpt(model);
     return { r, after };
@@ -281,8 +267,7 @@ Deno.test("cpu and wasm agree on one rlStep (loss 1e-6 abs, grad norm 1e-4 rel, 
   const cpu = await run("cpu");
   const wasm = await run("wasm");
   await useBackend("cpu");
-  const rel = (a: number, b: number) =>
-    Math.abs(a - b) / Math.max(Math.abs(a), 1e-6);
+  const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(a), 1e-6);
   assert.ok(
     Math.abs(cpu.r.loss - wasm.r.loss) < 1e-6,
     `${cpu.r.loss} vs ${wasm.r.loss}`,
@@ -330,6 +315,41 @@ Deno.test("train functions validate their batches", async () => {
   const lp = sequenceLogprobs(model, [[1, 2, 3], [4, 5]], [3, 1]);
   assert.deepEqual(lp.logprobs[0], []);
   assert.equal(lp.logprobs[1].length, 1);
+  adam.dispose();
+  disposeGpt(model);
+});
+
+Deno.test("training steps leak no tensors", async () => {
+  await useBackend("cpu");
+  const model = randomGpt(TINY, 1);
+  const ref = cloneGpt(model);
+  const batch = { ...ratioBatch(model, CASES), refModel: ref };
+  const sup = { tokens: batch.tokens, lossMask: batch.tokens.map((s) => s.map(() => true)) };
+  const adam = new Adam({ lr: 1e-3 });
+  const round = () => {
+    rlStep(model, adam, batch, { klBeta: 0.1, entropyCoef: 0.01 });
+    supervisedStep(model, adam, sup);
+    sequenceLogprobs(model, batch.tokens, batch.responseStart);
+  };
+  round(); // allocates the optimizer moments
+  const before = tf.memory().numTensors;
+  round();
+  assert.equal(tf.memory().numTensors, before);
+  adam.dispose();
+  disposeGpt(model);
+  disposeGpt(ref);
+});
+
+Deno.test("rlStep without clipping (ε = Infinity) is the plain ratio-weighted loss", async () => {
+  await useBackend("cpu");
+  const model = randomGpt(TINY, 1);
+  const batch = ratioBatch(model, CASES);
+  const flat = CASES.flat();
+  const adam = new Adam({ lr: 0 });
+  const r = rlStep(model, adam, batch, { clipLow: Infinity, clipHigh: Infinity });
+  const expected = flat.reduce((a, x) => a - x.adv * x.ratio, 0) / flat.length;
+  assert.ok(Math.abs(r.loss - expected) < 1e-5);
+  assert.equal(r.clipLowFrac + r.clipHighFrac, 0);
   adam.dispose();
   disposeGpt(model);
 });

@@ -1,0 +1,26 @@
+/**
+ * The lab's stage kinds: `warmstart`, `sample`, `cluster-entropy`,
+ * `assign-credit`, `update`, `evaluate`. Each is a thin adapter from cached
+ * artifacts to the pure algorithms under `algorithms/`.
+ *
+ * @module
+ */
+import { createRegistry } from "../pipeline/registry.ts";
+import { assignCredit } from "./assign_credit.ts";
+import { clusterEntropy } from "./cluster_entropy.ts";
+import { evaluate } from "./evaluate.ts";
+import { sampleStage } from "./sample.ts";
+import { update } from "./update.ts";
+import { warmstart } from "./warmstart.ts";
+
+/** Registry of the lab's stage kinds (imported by worker threads too). */
+export const registry = createRegistry([
+  warmstart,
+  sampleStage,
+  clusterEntropy,
+  assignCredit,
+  update,
+  evaluate,
+]);
+
+export { assignCredit, clusterEntropy, evaluate, sampleStage, update, warmstart };

@@ -1,0 +1,120 @@
+/**
+ * `update`: one policy-gradient update on a step's rollouts with the
+ * per-token advantages of `assign-credit`: clipped surrogate with clip-higher
+ * (ε_low 0.2, ε_high 0.28), verl's loss aggregations, optional KL to a
+ * reference policy and optional entropy regularisation. The Adam state travels
+ * with the policy, so step t+1 continues step t's optimizer.
+ *
+ * @module
+ */
+import { Adam, disposeGpt, type LossAgg, rlStep } from "../algorithms/policy/mod.ts";
+import { Rng } from "../algorithms/rng.ts";
+import type { StageKind } from "../pipeline/types.ts";
+import { type CreditFile, readJson, type RolloutsFile } from "./artifacts.ts";
+import { mean } from "./metrics_util.ts";
+import { backendFrom, loadPolicy, savePolicy } from "./policy_io.ts";
+
+/** The stage kind. */
+export const update: StageKind = {
+  name: "update",
+  version: 1,
+  doc: "Clipped policy-gradient update with per-token advantages",
+  params: {
+    lr: { type: "number", default: 5e-4, min: 0, doc: "Adam learning rate" },
+    clip_low: { type: "number", default: 0.2, min: 0, doc: "ε_low" },
+    clip_high: { type: "number", default: 0.28, min: 0, doc: "ε_high (clip-higher)" },
+    loss_agg: {
+      type: "enum",
+      values: ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"],
+      default: "token-mean",
+      doc: "Loss aggregation (verl loss_agg_mode)",
+    },
+    kl_beta: { type: "number", default: 0, min: 0, doc: "β of the KL to the reference policy" },
+    entropy_coef: {
+      type: "number",
+      default: 0,
+      min: 0,
+      doc: "Entropy bonus coefficient (the paper's Entropy Reg. baseline)",
+    },
+    epochs: { type: "integer", default: 1, min: 1, doc: "Passes over the rollouts" },
+    minibatches: { type: "integer", default: 1, min: 1, doc: "Minibatches per pass" },
+    max_grad_norm: { type: "number", default: 1, min: 0, doc: "Global grad-norm clip (0: off)" },
+    temperature: {
+      type: "number",
+      default: 1,
+      min: 0,
+      doc: "Sampling temperature of the rollouts (for the ratio's log-probs)",
+    },
+    max_new_tokens: {
+      type: "integer",
+      default: 64,
+      min: 1,
+      doc: "Dr. GRPO's constant for seq-mean-token-sum-norm",
+    },
+  },
+  inputs: {
+    policy: { doc: "Policy to update" },
+    rollouts: { doc: "Output of sample (from this policy)" },
+    credit: { doc: "Output of assign-credit" },
+    reference: { doc: "Frozen reference policy for the KL term", optional: true },
+  },
+  async run(ctx) {
+    await backendFrom(ctx.runtime);
+    const p = ctx.params;
+    if ((p.kl_beta as number) > 0 && !ctx.inputs.reference) {
+      throw new Error(
+        "kl_beta > 0 needs a `reference` input (e.g. needs: { reference: warmstart })",
+      );
+    }
+    const { model, tokenizer, optimizer } = await loadPolicy(ctx.inputs.policy.dir, true);
+    const ref = ctx.inputs.reference
+      ? (await loadPolicy(ctx.inputs.reference.dir)).model
+      : undefined;
+    const adam = optimizer ?? new Adam({ lr: p.lr as number });
+    adam.lr = p.lr as number;
+    const data = readJson<RolloutsFile>(ctx.inputs.rollouts.dir, "rollouts.json");
+    const credit = readJson<CreditFile>(ctx.inputs.credit.dir, "credit.json");
+    const rs = data.rollouts;
+    const order = rs.map((_, i) => i);
+    const rng = new Rng(ctx.seed);
+    const parts = p.minibatches as number;
+    const stats: Record<string, number[]> = {};
+    const push = (k: string, v: number) => (stats[k] ??= []).push(v);
+    for (let e = 0; e < (p.epochs as number); e++) {
+      const perm = parts > 1 ? rng.shuffle(order) : order;
+      const size = Math.ceil(perm.length / parts);
+      for (let m = 0; m < parts; m++) {
+        const idx = perm.slice(m * size, (m + 1) * size);
+        if (idx.length === 0) continue;
+        const r = rlStep(model, adam, {
+          tokens: idx.map((i) => [...rs[i].prompt, ...rs[i].response]),
+          responseStart: idx.map((i) => rs[i].prompt.length),
+          advantages: idx.map((i) => credit.advantages[i]),
+          oldLogprobs: idx.map((i) => rs[i].logprobs),
+          refModel: ref,
+        }, {
+          clipLow: p.clip_low as number,
+          clipHigh: p.clip_high as number,
+          lossAgg: p.loss_agg as LossAgg,
+          lossScaleFactor: p.max_new_tokens as number,
+          klBeta: p.kl_beta as number,
+          entropyCoef: p.entropy_coef as number,
+          maxGradNorm: p.max_grad_norm as number,
+          temperature: p.temperature as number,
+        });
+        push("loss", r.loss);
+        push("pg_loss", r.pgLoss);
+        push("clip/low", r.clipLowFrac);
+        push("clip/high", r.clipHighFrac);
+        push("kl", r.kl);
+        push("entropy", r.entropy);
+        push("grad_norm", r.gradNorm);
+        push("ratio/mean", r.ratioMean);
+      }
+    }
+    for (const [k, v] of Object.entries(stats)) ctx.metric(k, mean(v));
+    await savePolicy(ctx.outDir, model, tokenizer, adam);
+    disposeGpt(model);
+    if (ref) disposeGpt(ref);
+  },
+};
