@@ -11,6 +11,8 @@
  * ```yaml
  * name: my-experiment         # required string
  * description: "..."          # optional string
+ * summary: sql/compare.sql    # optional: a SQL file (relative to this file) whose
+ *                             # result the run command prints when it finishes
  * seed: 0                     # integer, default 0: the point seed (sweeps vary it)
  * runtime: { backend: wasm }  # optional map of scalars, passed to every stage
  *                             # and part of every cache key
@@ -150,6 +152,7 @@ export function formatProblems(problems: ConfigProblem[]): string {
 const ROOT_KEYS = [
   "name",
   "description",
+  "summary",
   "seed",
   "runtime",
   "stages",
@@ -867,6 +870,8 @@ function validate(
   } else name = readString(nameEntry.value, "name", r) ?? "";
   const descEntry = entryOf(root, "description");
   const description = descEntry ? readString(descEntry.value, "description", r) ?? "" : "";
+  const summaryEntry = entryOf(root, "summary");
+  const summary = summaryEntry ? readString(summaryEntry.value, "summary", r) ?? null : null;
   const seedEntry = entryOf(root, "seed");
   const seed = seedEntry ? readInteger(seedEntry.value, "seed", undefined, r) ?? 0 : 0;
   const runtime: JsonObject = {};
@@ -1010,7 +1015,7 @@ function validate(
   }
   checkCycles(drafts, edges, r);
   if (failed) return undefined;
-  return { name, description, file, seed, runtime, stages, loop };
+  return { name, description, summary, file, seed, runtime, stages, loop };
 }
 
 /** Applies overrides in order to a raw tree. */
@@ -1023,7 +1028,7 @@ function applyAll(root: RawNode, assigns: Assign[]): RawNode {
 
 /** The run id of a resolved experiment: 12 hex chars of its hash. */
 function runIdOf(experiment: Experiment): string {
-  const { file: _file, description: _description, ...rest } = experiment;
+  const { file: _file, description: _description, summary: _summary, ...rest } = experiment;
   return hashJson(rest as unknown as Json).slice(0, 12);
 }
 

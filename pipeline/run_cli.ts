@@ -170,14 +170,38 @@ async function runCommand(args: string[], opts: RunCliOptions): Promise<number> 
     });
     printSummary(summary, print);
     const ok = summary.runs.every((r) => r.status === "done");
-    if (opts.after && summary.runs.some((r) => r.status === "done")) {
-      await opts.after({ store, resultsDir, file, summary, print });
+    if (summary.runs.some((r) => r.status === "done")) {
+      if (plan.base.summary) await printSummarySql(store, file, plan.base.summary, print);
+      await opts.after?.({ store, resultsDir, file, summary, print });
     }
     print(`results: ${resultsDir}/runs.duckdb (deno task sql --results ${resultsDir} "…")`);
     return ok ? 0 : 1;
   } finally {
     await store?.close();
     lock.release();
+  }
+}
+
+/** Runs the experiment's `summary:` SQL file and prints each result table. */
+async function printSummarySql(
+  store: ResultsStore,
+  experimentFile: string,
+  sqlFile: string,
+  print: (s: string) => void,
+): Promise<void> {
+  const dir = experimentFile.includes("/")
+    ? experimentFile.slice(0, experimentFile.lastIndexOf("/"))
+    : ".";
+  const path = sqlFile.startsWith("/") ? sqlFile : `${dir}/${sqlFile}`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    print(`warning: summary SQL ${path} not found; skipping the summary table`);
+    return;
+  }
+  for (const r of await store.queryScript(text)) {
+    if (r.columns.length) print(formatTable(r.columns, r.rows, { types: r.types }));
   }
 }
 

@@ -158,6 +158,8 @@ export interface LoopSpec {
 export interface Experiment {
   name: string;
   description: string;
+  /** SQL file (relative to the experiment file) printed after a run, or null. */
+  summary: string | null;
   /** Source file path (for messages). */
   file: string;
   seed: number;

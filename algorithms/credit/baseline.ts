@@ -91,9 +91,9 @@ export function checkInput(
     for (let i = 0; i < n; i++) {
       if (arr[i].length !== input.lengths[i]) {
         throw new RangeError(
-          `credit input: rollout ${i} has length ${
-            input.lengths[i]
-          } but "${key}" has ${arr[i].length} tokens`,
+          `credit input: rollout ${i} has length ${input.lengths[i]} but "${key}" has ${
+            arr[i].length
+          } tokens`,
         );
       }
     }

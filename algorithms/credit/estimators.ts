@@ -17,9 +17,7 @@ export function grpo(input: CreditInput, opts: CreditOptions): CreditOutput {
   checkInput(input, []);
   const adv = groupAdvantages(input.rewards, input.groups, opts.stdScaling);
   return {
-    advantages: input.lengths.map((len, i) =>
-      new Array<number>(len).fill(adv[i])
-    ),
+    advantages: input.lengths.map((len, i) => new Array<number>(len).fill(adv[i])),
     amplified: input.lengths.map((len) => new Array<boolean>(len).fill(false)),
   };
 }

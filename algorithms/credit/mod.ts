@@ -12,18 +12,6 @@ export {
   type Estimator,
   type StdScaling,
 } from "./types.ts";
-export {
-  checkInput,
-  groupAdvantages,
-  groupMeanLengths,
-  STD_EPS,
-} from "./baseline.ts";
-export {
-  grpo,
-  hicra,
-  hicraCode,
-  highEntropy,
-  modulate,
-  placebo,
-} from "./estimators.ts";
+export { checkInput, groupAdvantages, groupMeanLengths, STD_EPS } from "./baseline.ts";
+export { grpo, hicra, hicraCode, highEntropy, modulate, placebo } from "./estimators.ts";
 export { estimatorNames, getEstimator, registerEstimator } from "./registry.ts";

@@ -30,9 +30,7 @@ export function getEstimator(name: string): Estimator {
   const fn = registry.get(name);
   if (!fn) {
     throw new Error(
-      `unknown advantage estimator "${name}" (known: ${
-        estimatorNames().join(", ")
-      })`,
+      `unknown advantage estimator "${name}" (known: ${estimatorNames().join(", ")})`,
     );
   }
   return fn;

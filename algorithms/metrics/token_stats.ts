@@ -97,9 +97,7 @@ function checkRagged(
   for (let i = 0; i < a.length; i++) {
     if (a[i].length !== b[i].length) {
       throw new RangeError(
-        `${where}: response ${i} has ${a[i].length} tokens but mask has ${
-          b[i].length
-        }`,
+        `${where}: response ${i} has ${a[i].length} tokens but mask has ${b[i].length}`,
       );
     }
   }

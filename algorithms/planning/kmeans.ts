@@ -131,9 +131,7 @@ function initPlusPlus(
     }
   }
   const centers = new Float64Array(chosen.length * dim);
-  chosen.forEach((p, c) =>
-    centers.set(data.subarray(p * dim, p * dim + dim), c * dim)
-  );
+  chosen.forEach((p, c) => centers.set(data.subarray(p * dim, p * dim + dim), c * dim));
   return centers;
 }
 

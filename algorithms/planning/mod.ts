@@ -6,13 +6,7 @@
  */
 
 export { PAPER_STRATEGIC_GRAMS } from "./paper_grams.ts";
-export {
-  isPunctuation,
-  joinUnits,
-  tokensToUnits,
-  toUnits,
-  type UnitStream,
-} from "./normalize.ts";
+export { isPunctuation, joinUnits, tokensToUnits, toUnits, type UnitStream } from "./normalize.ts";
 export {
   compileGrams,
   type GramMatch,
@@ -22,11 +16,7 @@ export {
   planningMasks,
   type TrieNode,
 } from "./match.ts";
-export {
-  type EntropyBins,
-  gramCounts,
-  semanticEntropy,
-} from "./semantic_entropy.ts";
+export { type EntropyBins, gramCounts, semanticEntropy } from "./semantic_entropy.ts";
 export { EMBED_DIM, hashEmbed } from "./embed.ts";
 export { kmeans, type KMeansOptions, type KMeansResult } from "./kmeans.ts";
 export {

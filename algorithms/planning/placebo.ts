@@ -36,9 +36,7 @@ export function placeboMask(
   return realMask.map((mask, i) => {
     if (mask.length !== words[i].length) {
       throw new RangeError(
-        `placeboMask: response ${i} has ${
-          words[i].length
-        } tokens but mask has ${mask.length}`,
+        `placeboMask: response ${i} has ${words[i].length} tokens but mask has ${mask.length}`,
       );
     }
     const runs = rng.shuffle(runLengths(mask));
@@ -85,9 +83,7 @@ export function randomGrams(
 ): string[] {
   const nMin = budget.nMin ?? 3;
   const nMax = budget.nMax ?? 5;
-  const streams = responses.map((w) => tokensToUnits(w).units).filter((u) =>
-    u.length >= nMin
-  );
+  const streams = responses.map((w) => tokensToUnits(w).units).filter((u) => u.length >= nMin);
   const out = new Set<string>();
   if (streams.length === 0) return [];
   for (

@@ -62,9 +62,7 @@ export function gramCounts(
   }
   const label = (gram: string): string => {
     if (bins === "grams" || !clusterOf) return gram;
-    const c = typeof clusterOf === "function"
-      ? clusterOf(gram)
-      : clusterOf.get(gram);
+    const c = typeof clusterOf === "function" ? clusterOf(gram) : clusterOf.get(gram);
     return c ?? gram;
   };
   const counts = new Map<string, number>();

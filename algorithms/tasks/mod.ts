@@ -114,17 +114,8 @@ export {
 } from "./phrases.ts";
 export { generateTrace, type Trace, type TraceOptions } from "./trace.ts";
 export { responseWords, type Verdict, verify } from "./verify.ts";
-export {
-  findStrategies,
-  oracleLabels,
-  type StrategyMention,
-} from "./labels.ts";
-export {
-  analyseResponse,
-  type Fact,
-  findFacts,
-  type ResponseAnalysis,
-} from "./analysis.ts";
+export { findStrategies, oracleLabels, type StrategyMention } from "./labels.ts";
+export { analyseResponse, type Fact, findFacts, type ResponseAnalysis } from "./analysis.ts";
 export {
   BOS,
   EOS,

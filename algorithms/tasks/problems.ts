@@ -9,12 +9,7 @@
  */
 
 import { hashString, Rng } from "../rng.ts";
-import {
-  allStrategies,
-  chainValues,
-  inRange,
-  type Strategy,
-} from "./arithmetic.ts";
+import { allStrategies, chainValues, inRange, type Strategy } from "./arithmetic.ts";
 
 /** Which split a problem belongs to. */
 export type Split = "train" | "id" | "ood";
@@ -181,9 +176,7 @@ function drawInstance(
   const values = chainValues(numbers, strategy);
   const target = values[values.length - 1];
   if (!values.every(inRange) || target < 1) return null;
-  const solvers = strategies.filter((s) =>
-    chainValues(numbers, s).at(-1) === target
-  );
+  const solvers = strategies.filter((s) => chainValues(numbers, s).at(-1) === target);
   if (solvers.length !== 1) return null;
   if (splitOf(spec.level, numbers, target) !== split) return null;
   return {

@@ -62,9 +62,7 @@ export class WordTokenizer {
     SPECIAL_TOKENS.forEach((s, i) => {
       if (vocab[i] !== s) {
         throw new Error(
-          `Cannot build tokenizer: vocab[${i}] must be "${s}", got "${
-            vocab[i]
-          }"`,
+          `Cannot build tokenizer: vocab[${i}] must be "${s}", got "${vocab[i]}"`,
         );
       }
     });

@@ -136,9 +136,7 @@ function writeTrace(
   const maxAttempts = opts.maxAttempts ?? spec.maxAttempts;
   const { numbers, target } = problem;
   const key = (s: Strategy) => s.join(" ");
-  const feasible = allStrategies(numbers.length - 1).filter((s) =>
-    isFeasible(numbers, s)
-  );
+  const feasible = allStrategies(numbers.length - 1).filter((s) => isFeasible(numbers, s));
   const w = new Writer(surface);
   w.emit(formatPrompt(problem));
   const promptLength = w.words.length;
@@ -186,9 +184,7 @@ function writeTrace(
     });
 
     const hit = acc === target;
-    const untried = feasible.filter((s) =>
-      !tried.some((u) => key(u) === key(s))
-    );
+    const untried = feasible.filter((s) => !tried.some((u) => key(u) === key(s)));
     const last = tried.length >= maxAttempts || untried.length === 0;
     if (hit || last) {
       if (hit && surface.bernoulli(opts.pCheck ?? 0.5)) check(w, acc, target);

@@ -21,9 +21,7 @@ export interface Verdict {
 
 /** Words of a response given as text or words, without trailing EOS/padding. */
 export function responseWords(response: string | readonly string[]): string[] {
-  const words = typeof response === "string"
-    ? splitWords(response)
-    : [...response];
+  const words = typeof response === "string" ? splitWords(response) : [...response];
   while (words.length > 0 && words[words.length - 1] === "<pad>") words.pop();
   if (words[words.length - 1] === "<eos>") words.pop();
   return words;

@@ -185,9 +185,7 @@ Deno.test("high-entropy: HICRA's rule on each sequence's top-30% entropy tokens"
 
 Deno.test("placebo: HICRA's rule on the random mask; missing mask is an error", () => {
   const input = toyBatch();
-  input.random = input.lengths.map((len) =>
-    Array.from({ length: len }, (_, t) => t === len - 1)
-  );
+  input.random = input.lengths.map((len) => Array.from({ length: len }, (_, t) => t === len - 1));
   const out = getEstimator("placebo")(input, OPTS);
   assertClose(out.advantages, [
     [a, a, a, a * 1.2],

@@ -57,8 +57,7 @@ Deno.test("hashEmbed is deterministic, unit-norm and lexically smooth", () => {
   assert.deepEqual(a, hashEmbed("Let's try a different approach"));
   const norm = Math.sqrt(a.reduce((s, x) => s + x * x, 0));
   assert.ok(Math.abs(norm - 1) < 1e-6);
-  const dot = (x: Float32Array, y: Float32Array) =>
-    x.reduce((s, v, i) => s + v * y[i], 0);
+  const dot = (x: Float32Array, y: Float32Array) => x.reduce((s, v, i) => s + v * y[i], 0);
   assert.ok(
     dot(a, hashEmbed("let's try a different angle")) >
       dot(a, hashEmbed("3 + 8 = 11")),

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  gramCounts,
-  matchGrams,
-  semanticEntropy,
-} from "../../algorithms/planning/mod.ts";
+import { gramCounts, matchGrams, semanticEntropy } from "../../algorithms/planning/mod.ts";
 
-const close = (a: number, b: number) =>
-  assert.ok(Math.abs(a - b) < 1e-12, `${a} != ${b}`);
+const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} != ${b}`);
 
 Deno.test("semantic entropy of known distributions (nats)", () => {
   close(semanticEntropy([5, 5, 5, 5]), Math.log(4));

@@ -119,9 +119,7 @@ Deno.test("matching: multi-token grams need every token in order", () => {
     [true, true, true, true, true, false],
   );
   assert.ok(
-    matchGrams(words("let's try a different approach"), grams).mask.every((x) =>
-      !x
-    ),
+    matchGrams(words("let's try a different approach"), grams).mask.every((x) => !x),
   );
   assert.deepEqual(matchGrams([], grams), { mask: [], matches: [] });
 });

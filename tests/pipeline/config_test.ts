@@ -129,6 +129,7 @@ Deno.test("loadExperimentText() resolves a valid file with defaults, needs and l
   assert.deepEqual(plan.base, {
     name: "toy",
     description: "a toy experiment",
+    summary: null,
     file: "toy.yaml",
     seed: 7,
     runtime: { backend: "cpu" },

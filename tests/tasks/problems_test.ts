@@ -31,9 +31,7 @@ Deno.test("train, id and ood draw disjoint instances", () => {
     const d = spec.level;
     const ids = (split: "train" | "id" | "ood", count: number) =>
       new Set(
-        generateProblems({ seed: 1, count, split, difficulty: d }).map((p) =>
-          p.id
-        ),
+        generateProblems({ seed: 1, count, split, difficulty: d }).map((p) => p.id),
       );
     const train = ids("train", 2000);
     const id = ids("id", 500);

@@ -100,8 +100,7 @@ Deno.test("labels align with words and equal the oracle rule", () => {
 
 Deno.test("labels mark exactly the planning phrases and strategy statements", () => {
   const problem = traces[0].problem;
-  const text =
-    "the plan is to multiply then add . 3 * 8 = 25 . wait , no . 3 * 8 = 24 . " +
+  const text = "the plan is to multiply then add . 3 * 8 = 25 . wait , no . 3 * 8 = 24 . " +
     "24 + 5 = 29 . to verify , 29 is not 19 . but wait , let's backtrack . " +
     "let's try a different angle : multiply then subtract . answer 3 * 8 - 5";
   const words = splitWords(text);

@@ -1,0 +1,70 @@
+/**
+ * `deno task report [--results DIR] [--out FILE]`: writes the self-contained
+ * HTML report of a results directory (default `<DIR>/report.html`).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { UserError } from "../pipeline/errors.ts";
+import { duckdbMessage, isLockError } from "../pipeline/store.ts";
+import { REPORT_FILE, writeReport } from "../report/mod.ts";
+
+/** Usage text of `report`. */
+export const REPORT_USAGE = `Usage: deno task report [--results DIR] [--out FILE]
+
+Writes an HTML report (inline SVG charts, no scripts, no network) of the runs
+in DIR/runs.duckdb: two-phase dynamics, method comparison curves, final
+metrics with 95% CIs, and the run table.
+
+Options:
+  --results DIR   results directory [results]
+  --out FILE      output file [DIR/${REPORT_FILE}]
+  -h, --help      this text
+
+Exit codes: 0 written, 2 bad input (e.g. no results database).`;
+
+/** Entry point of `report`; returns the exit code. */
+export async function reportMain(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        results: { type: "string", default: "results" },
+        out: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}\n\n${REPORT_USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    console.log(REPORT_USAGE);
+    return 0;
+  }
+  try {
+    const path = await writeReport(parsed.values.results!, parsed.values.out);
+    console.log(`report: ${path}`);
+    return 0;
+  } catch (e) {
+    if (e instanceof UserError) {
+      console.error(`error: ${e.message}`);
+      return e.exitCode;
+    }
+    if (isLockError(e)) {
+      console.error(
+        `error: ${parsed.values.results} is being written by a running experiment; ` +
+          "write the report when it finishes",
+      );
+      return 2;
+    }
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied) {
+      console.error(`error: ${duckdbMessage(e)}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) Deno.exit(await reportMain(Deno.args));

@@ -1,0 +1,120 @@
+/**
+ * Reads what the report plots from a results store: per-step metric values
+ * of every run labelled with its method (label without "seed=N"), final
+ * per-run evaluation values, and the result sets of the SQL files under
+ * experiments/sql/.
+ *
+ * @module
+ */
+import type { QueryResult, ResultsStore } from "../pipeline/store.ts";
+
+/** SQL expression: a run's method, i.e. its label without the `seed=N` part. */
+export const METHOD_SQL =
+  `coalesce(nullif(trim(regexp_replace(label, '(^|\\s)seed=\\S+', '', 'g')), ''), experiment)`;
+
+/** A stage name and metric name, as stored in `metrics`. */
+export interface MetricKey {
+  stage: string;
+  name: string;
+}
+
+/** One metric value of one run at one loop step. */
+export interface StepValue {
+  method: string;
+  runId: string;
+  step: number;
+  stage: string;
+  name: string;
+  value: number;
+}
+
+/** One final (end-of-training) metric value of one run, or of a seed's base policy. */
+export interface FinalValue {
+  method: string;
+  /** Run id, or `seed=N` for the warm-start policy (shared by a seed's runs). */
+  unit: string;
+  name: string;
+  value: number;
+}
+
+/** Method name used for the warm-start policy (evaluate-base) in final values. */
+export const BASE_METHOD = "base (warm start)";
+
+/** A SQL string literal. */
+function literal(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+/** Methods of all runs, sorted. */
+export async function loadMethods(store: ResultsStore): Promise<string[]> {
+  const r = await store.query(`SELECT DISTINCT ${METHOD_SQL} AS m FROM runs ORDER BY m`);
+  return r.rows.map((row) => String(row[0]));
+}
+
+/** Loop-step values of the given metrics for every run (finite values only). */
+export async function loadStepValues(
+  store: ResultsStore,
+  keys: MetricKey[],
+): Promise<StepValue[]> {
+  if (keys.length === 0) return [];
+  const pairs = keys.map((k) => `(${literal(k.stage)}, ${literal(k.name)})`).join(", ");
+  const r = await store.query(
+    `SELECT ${METHOD_SQL} AS method, m.run_id, m.step, m.stage, m.name, m.value
+     FROM metrics m JOIN runs USING (run_id)
+     WHERE m.step IS NOT NULL AND isfinite(m.value) AND (m.stage, m.name) IN (${pairs})
+     ORDER BY method, m.run_id, m.step`,
+  );
+  return r.rows.map(([method, runId, step, stage, name, value]) => ({
+    method: String(method),
+    runId: String(runId),
+    step: Number(step),
+    stage: String(stage),
+    name: String(name),
+    value: Number(value),
+  }));
+}
+
+/**
+ * Final evaluation values per run: the `final-eval` stage when a run has it,
+ * else its last `evaluate` step; plus the warm-start policy (`evaluate-base`)
+ * once per seed under `BASE_METHOD`.
+ */
+export async function loadFinalValues(
+  store: ResultsStore,
+  names: string[],
+): Promise<FinalValue[]> {
+  if (names.length === 0) return [];
+  const list = names.map(literal).join(", ");
+  const r = await store.query(
+    `WITH last_eval AS (
+       SELECT run_id,
+         CASE WHEN bool_or(stage = 'final-eval') THEN 'final-eval' ELSE 'evaluate' END AS stage,
+         max(step) FILTER (WHERE stage = 'evaluate') AS step
+       FROM metrics WHERE stage IN ('final-eval', 'evaluate') GROUP BY run_id
+     )
+     SELECT ${METHOD_SQL} AS method, m.run_id AS unit, m.name, avg(m.value) AS value
+     FROM metrics m JOIN last_eval e ON m.run_id = e.run_id AND m.stage = e.stage
+       AND (e.stage = 'final-eval' OR m.step = e.step)
+     JOIN runs r ON r.run_id = m.run_id
+     WHERE m.name IN (${list}) AND isfinite(m.value)
+     GROUP BY ALL
+     UNION ALL
+     SELECT ${literal(BASE_METHOD)}, 'seed=' || r.seed, m.name, avg(m.value)
+     FROM metrics m JOIN runs r USING (run_id)
+     WHERE m.stage = 'evaluate-base' AND m.name IN (${list}) AND isfinite(m.value)
+     GROUP BY ALL
+     ORDER BY 1, 2, 3`,
+  );
+  return r.rows.map(([method, unit, name, value]) => ({
+    method: String(method),
+    unit: String(unit),
+    name: String(name),
+    value: Number(value),
+  }));
+}
+
+/** Result sets of one SQL file of experiments/sql/ (by base name, e.g. "runs"). */
+export async function runSqlFile(store: ResultsStore, name: string): Promise<QueryResult[]> {
+  const url = new URL(`../experiments/sql/${name}.sql`, import.meta.url);
+  return await store.queryScript(await Deno.readTextFile(url));
+}

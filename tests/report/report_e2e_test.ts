@@ -1,0 +1,148 @@
+/**
+ * End-to-end: runs the smoke experiment in-process, writes the HTML report
+ * and loads it in real headless Chromium: every plot must render with data,
+ * the screenshot must not be blank and the console must stay clean.
+ * Chromium is required (`apt-get install -y chromium`); without it this test fails.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { reportMain } from "../../cli/report.ts";
+import { ResultsStore } from "../../pipeline/store.ts";
+import { renderReport, writeReport } from "../../report/mod.ts";
+import { colorStats, decodePng } from "./png.ts";
+import { smokeResults } from "./smoke_fixture.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+/** 2 methods × 5 two-phase panels + 4 comparison curves + 3 bar charts. */
+const SMOKE_PLOTS = 17;
+
+/** Runs headless Chromium on a file URL with extra flags; returns its stderr. */
+async function chromium(flags: string[], url: string): Promise<{ stdout: string; stderr: string }> {
+  try {
+    await Deno.stat(CHROMIUM);
+  } catch {
+    assert.fail(
+      `${CHROMIUM} is missing: install it with \`apt-get update && apt-get install -y chromium\``,
+    );
+  }
+  const profile = await Deno.makeTempDir({ prefix: "chromium_profile_" });
+  try {
+    const out = await new Deno.Command(CHROMIUM, {
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--enable-logging=stderr",
+        "--v=0",
+        `--user-data-dir=${profile}`,
+        ...flags,
+        url,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(90_000),
+    }).output();
+    const text = {
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+    assert.equal(out.code, 0, `chromium exited with ${out.code}:\n${text.stderr.slice(-2000)}`);
+    return text;
+  } finally {
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Lines of Chromium's log that report page (console / script) errors. */
+function consoleErrors(stderr: string): string[] {
+  return stderr.split("\n").filter((l) =>
+    /Uncaught|ERROR:CONSOLE|:CONSOLE\(\d+\)\].*error/i.test(l)
+  );
+}
+
+/** Every `<svg data-plot>` of a DOM dump: its name, whether empty, and per-series path data. */
+function plots(dom: string): { name: string; empty: boolean; series: Map<string, string[]> }[] {
+  return [...dom.matchAll(/<svg\b([^>]*)>([\s\S]*?)<\/svg>/g)].map((m) => {
+    const name = /data-plot="([^"]*)"/.exec(m[1])?.[1] ?? "";
+    const series = new Map<string, string[]>();
+    for (const g of m[2].matchAll(/<g data-series="([^"]*)">([\s\S]*?)<\/g>/g)) {
+      series.set(g[1], [...g[2].matchAll(/<path [^>]*\bd="([^"]*)"/g)].map((p) => p[1]));
+    }
+    return { name, empty: /data-empty="true"/.test(m[1]), series };
+  });
+}
+
+Deno.test("report of the smoke run renders in headless Chromium with every plot populated", async () => {
+  const dir = await smokeResults();
+  const file = await writeReport(dir);
+  assert.equal(file, join(dir, "report.html"));
+  const html = await Deno.readTextFile(file);
+  // Self-contained: no scripts, no external resources.
+  assert.ok(!/<script/i.test(html), "report contains a script");
+  assert.ok(!/\b(src|href)\s*=/i.test(html), "report references an external resource");
+  assert.deepEqual(
+    [...html.matchAll(/https?:\/\/[^\s"'<>]+/g)].map((m) => m[0]).filter((u) =>
+      u !== "http://www.w3.org/2000/svg"
+    ),
+    [],
+  );
+  assert.ok(!html.includes("could not build"), "a report section failed");
+
+  const url = new URL(`file://${file}`).href;
+  const dump = await chromium(["--dump-dom"], url);
+  assert.deepEqual(consoleErrors(dump.stderr), []);
+  const found = plots(dump.stdout);
+  assert.equal(found.length, SMOKE_PLOTS, found.map((p) => p.name).join(", "));
+  for (const p of found) {
+    assert.ok(!p.empty, `plot ${p.name} has no data`);
+    assert.ok(p.series.size >= 1, `plot ${p.name} has no series`);
+    for (const [name, ds] of p.series) {
+      assert.ok(ds.length >= 1 && ds.every((d) => /^M\s*[\d.-]+/.test(d)), `${p.name}/${name}`);
+    }
+  }
+  assert.ok(found.some((p) => p.name === "two-phase/hicra/token-entropy"));
+  assert.ok(found.some((p) => p.name === "final/final-pass1-id"));
+  assert.match(dump.stdout, /<table class="runs">/);
+  assert.ok((dump.stdout.match(/<td[^>]*>done<\/td>/g) ?? []).length >= 2, "run table rows");
+
+  const png = join(dir, "report.png");
+  const shot = await chromium([`--screenshot=${png}`, "--window-size=1200,3000"], url);
+  assert.deepEqual(consoleErrors(shot.stderr), []);
+  const bytes = await Deno.readFile(png);
+  assert.ok(bytes.length > 20_000, `screenshot only ${bytes.length} bytes`);
+  const img = decodePng(bytes);
+  assert.equal(img.width, 1200);
+  const stats = colorStats(img);
+  assert.ok(stats.distinct > 200, `only ${stats.distinct} distinct colors`);
+  assert.ok(stats.nonBackground > 0.05, `only ${stats.nonBackground} non-background pixels`);
+});
+
+Deno.test("renderReport shows 'no data' panels for an empty results database", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "report_empty_" });
+  await (await ResultsStore.open(dir)).close();
+  const store = await ResultsStore.open(dir, { readOnly: true });
+  try {
+    const html = await renderReport(store, { title: "empty <lab>" });
+    assert.ok(html.includes("<title>empty &lt;lab&gt;</title>"));
+    assert.ok(html.includes(">no data</text>"));
+    assert.ok(!html.includes("data-series"));
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("report CLI: --out writes the file; a missing database is exit code 2", async () => {
+  const dir = await smokeResults();
+  const out = join(await Deno.makeTempDir(), "r.html");
+  assert.equal(await reportMain(["--results", dir, "--out", out]), 0);
+  assert.match(await Deno.readTextFile(out), /data-plot="compare\/pass1-id"/);
+  assert.equal(await reportMain(["--results", join(dir, "nowhere")]), 2);
+  assert.equal(await reportMain(["--help"]), 0);
+  assert.equal(await reportMain(["--bogus"]), 2);
+});
