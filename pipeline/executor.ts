@@ -14,22 +14,13 @@ import { EntryIndex } from "./explain.ts";
 import { buildPlan, type InstanceNode, type Plan } from "./plan.ts";
 import type { Reporter } from "./progress.ts";
 import { type InstanceJob, runInstance, StageError } from "./run_instance.ts";
-import type { JsonObject, StageRegistry, SweepPoint } from "./types.ts";
+import type { InstanceRow, MetricRow, RowExtra, RunRecord } from "./store.ts";
+import type { StageRegistry, SweepPoint } from "./types.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
 /** What the executor writes results into (the DuckDB store implements it). */
 export interface ResultsSink {
-  upsertRun(run: {
-    runId: string;
-    experiment: string;
-    label: string;
-    params: JsonObject;
-    seed: number;
-    status: string;
-    startedAt: Date;
-    finishedAt?: Date | null;
-    error?: string | null;
-  }): Promise<void>;
+  upsertRun(run: RunRecord): Promise<void>;
   setRunStatus(
     runId: string,
     status: string,
@@ -37,31 +28,9 @@ export interface ResultsSink {
     error?: string | null,
   ): Promise<void>;
   clearRun(runId: string): Promise<void>;
-  appendMetrics(
-    rows: {
-      runId: string;
-      step: number | null;
-      stage: string;
-      name: string;
-      value: number;
-    }[],
-  ): Promise<void>;
-  appendInstances(
-    rows: {
-      runId: string;
-      stage: string;
-      step: number | null;
-      kind: string;
-      key: string;
-      cached: boolean;
-      seconds: number;
-    }[],
-  ): Promise<void>;
-  appendRowsFromJsonl(
-    table: string,
-    file: string,
-    extra: { run_id: string; step: number | null; stage: string },
-  ): Promise<number>;
+  appendMetrics(rows: MetricRow[]): Promise<void>;
+  appendInstances(rows: InstanceRow[]): Promise<void>;
+  appendRowsFromJsonl(table: string, file: string, extra: RowExtra): Promise<number>;
 }
 
 /** Options of one execution. */
@@ -161,6 +130,9 @@ export async function execute(
   };
   const rep = opts.reporter;
   rep.begin(plan.nodes.length, plan.runs.size);
+  const byStage = new Map<string, number>();
+  for (const n of plan.nodes) byStage.set(n.stage, (byStage.get(n.stage) ?? 0) + 1);
+  rep.plan?.(byStage);
 
   if (opts.dryRun) {
     dryRun(plan, cache, forced, index, state, summary);
@@ -180,18 +152,7 @@ export async function execute(
   const pool = (opts.jobs ?? 1) > 1 ? new WorkerPool(opts.jobs!, opts.registryModule) : null;
   let stop = false;
 
-  const keyPartsOf = (n: InstanceNode): KeyParts => ({
-    kind: n.kind.name,
-    version: n.kind.version,
-    params: n.params,
-    inputs: Object.fromEntries(
-      Object.entries(n.deps).map(([k, d]) => [k, state.get(d)!.manifest!.outputHash]),
-    ),
-    seed: n.seed,
-    runtime: n.runtime,
-    step: n.step,
-    steps: n.steps,
-  });
+  const keyPartsOf = (n: InstanceNode) => keyParts(n, state);
 
   const compute = async (n: InstanceNode, parts: KeyParts, key: string) => {
     // Retention may have dropped an input's files: rebuild those first.
@@ -226,7 +187,20 @@ export async function execute(
     return pool ? await pool.run(job, n.kind.name, hooks) : await runInstance(job, n.kind, hooks);
   };
 
-  const materialize = async (n: InstanceNode): Promise<void> => {
+  // One rebuild per pruned node, even when parallel consumers ask at once.
+  const rebuilding = new Map<InstanceNode, Promise<void>>();
+  const materialize = (n: InstanceNode): Promise<void> => {
+    const s = state.get(n)!;
+    if (!s.manifest || !s.manifest.pruned) return Promise.resolve();
+    let p = rebuilding.get(n);
+    if (!p) {
+      p = rebuild(n).finally(() => rebuilding.delete(n));
+      rebuilding.set(n, p);
+    }
+    return p;
+  };
+
+  const rebuild = async (n: InstanceNode): Promise<void> => {
     const s = state.get(n)!;
     if (!s.manifest || !s.manifest.pruned) return;
     rep.line(`  ${nodeLabel(n)}: output was pruned by retention; recomputing it`);
@@ -353,6 +327,22 @@ export async function execute(
   return summary;
 }
 
+/** Key parts of a node whose inputs are all resolved. */
+function keyParts(n: InstanceNode, state: Map<InstanceNode, NodeState>): KeyParts {
+  return {
+    kind: n.kind.name,
+    version: n.kind.version,
+    params: n.params,
+    inputs: Object.fromEntries(
+      Object.entries(n.deps).map(([k, d]) => [k, state.get(d)!.manifest!.outputHash]),
+    ),
+    seed: n.seed,
+    runtime: n.runtime,
+    step: n.step,
+    steps: n.steps,
+  };
+}
+
 function rootError(n: InstanceNode, state: Map<InstanceNode, NodeState>): string {
   const msg = state.get(n)!.failed!;
   if (!msg.startsWith("upstream")) return msg;
@@ -413,18 +403,7 @@ function dryRun(
       });
       continue;
     }
-    const parts: KeyParts = {
-      kind: n.kind.name,
-      version: n.kind.version,
-      params: n.params,
-      inputs: Object.fromEntries(
-        Object.entries(n.deps).map(([k, d]) => [k, state.get(d)!.manifest!.outputHash]),
-      ),
-      seed: n.seed,
-      runtime: n.runtime,
-      step: n.step,
-      steps: n.steps,
-    };
+    const parts = keyParts(n, state);
     const key = instanceKey(parts);
     const found = forced.has(n) ? { status: "miss" as const } : cache.lookup(key, false);
     if (found.status === "hit") {
@@ -478,8 +457,8 @@ async function runParallel(
 
 /** Buffers metric and instance rows and loads them in bulk. */
 class Ingest {
-  #metrics: Parameters<ResultsSink["appendMetrics"]>[0] = [];
-  #instances: Parameters<ResultsSink["appendInstances"]>[0] = [];
+  #metrics: MetricRow[] = [];
+  #instances: InstanceRow[] = [];
   #lastFlush = performance.now();
   constructor(private sink: ResultsSink | null) {}
 

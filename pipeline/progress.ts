@@ -9,6 +9,8 @@
 export interface Reporter {
   /** The plan is known: `total` unique instances. */
   begin(total: number, runs: number): void;
+  /** Optional: instances per stage name, for a better ETA. */
+  plan?(byStage: Map<string, number>): void;
   /** An instance starts computing. */
   start(label: string): void;
   /** Progress inside a computing instance. */
@@ -46,26 +48,56 @@ abstract class CountingReporter implements Reporter {
   }
   abstract start(label: string): void;
   abstract progress(label: string, done: number, total: number, note?: string): void;
-  done(_label: string, cached: boolean, seconds: number): void {
+  done(label: string, cached: boolean, seconds: number): void {
     this.finished++;
+    this.see(label, cached, seconds);
     if (cached) this.cached++;
     else {
       this.computed++;
       this.computedSeconds += seconds;
     }
   }
-  failed(_label: string, _message: string): void {
+  failed(label: string, _message: string): void {
     this.finished++;
+    this.see(label, true, 0);
   }
   abstract line(text: string): void;
   abstract end(): void;
 
-  /** Remaining time, from the mean time of computed instances. */
+  /**
+   * Remaining time: the remaining instances of each stage at that stage's
+   * mean computed time (a long warm start does not inflate the estimate for
+   * many short steps); stages not seen yet count at the overall mean.
+   */
   protected eta(): number {
-    if (this.computed === 0) return NaN;
-    const elapsed = (performance.now() - this.t0) / 1000;
-    const rate = this.finished / elapsed;
-    return (this.total - this.finished) / rate;
+    if (this.computed === 0 || this.plannedByStage.size === 0) return NaN;
+    const overall = this.computedSeconds / this.computed;
+    let left = 0;
+    for (const [stage, planned] of this.plannedByStage) {
+      const seen = this.seenByStage.get(stage) ?? { n: 0, computed: 0, seconds: 0 };
+      const mean = seen.computed ? seen.seconds / seen.computed : overall;
+      left += Math.max(0, planned - seen.n) * mean;
+    }
+    return left;
+  }
+
+  /** Tells the reporter how many instances each stage has (for the ETA). */
+  plan(byStage: Map<string, number>): void {
+    this.plannedByStage = byStage;
+  }
+
+  protected plannedByStage = new Map<string, number>();
+  protected seenByStage = new Map<string, { n: number; computed: number; seconds: number }>();
+
+  protected see(label: string, cached: boolean, seconds: number): void {
+    const stage = label.split("@")[0];
+    const s = this.seenByStage.get(stage) ?? { n: 0, computed: 0, seconds: 0 };
+    s.n++;
+    if (!cached) {
+      s.computed++;
+      s.seconds += seconds;
+    }
+    this.seenByStage.set(stage, s);
   }
 
   protected counter(): string {

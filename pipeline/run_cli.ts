@@ -28,13 +28,19 @@ Options:
   --force STAGE     rerun STAGE and everything downstream (repeatable)
   --set PATH=V      override a value; PATH=V1,V2,... sweeps it (repeatable);
                     PATH is e.g. seed, loop.steps, update.lr (stage.param)
-  --jobs N          instances computed in parallel (worker threads) [1]
+  --jobs N          instances computed in parallel (worker threads)
+                    [number of CPU cores, at most 4]
   --fail-fast       stop at the first failure (default: finish other points)
   --wait            wait for another run holding the results directory
   --quiet           only the final summary
   -h, --help        this text
 
 Exit codes: 0 all points done, 1 some point failed, 2 bad input.`;
+
+/** Default parallelism: one worker per core (stages are single-threaded), at most 4. */
+function defaultJobs(): number {
+  return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+}
 
 /** Hooks a lab adds to the generic command. */
 export interface RunCliOptions {
@@ -85,7 +91,7 @@ async function runCommand(args: string[], opts: RunCliOptions): Promise<number> 
         explain: { type: "boolean", default: false },
         force: { type: "string", multiple: true, default: [] },
         set: { type: "string", multiple: true, default: [] },
-        jobs: { type: "string", default: "1" },
+        jobs: { type: "string", default: String(defaultJobs()) },
         "fail-fast": { type: "boolean", default: false },
         wait: { type: "boolean", default: false },
         quiet: { type: "boolean", default: false },

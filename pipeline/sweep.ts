@@ -444,7 +444,11 @@ export function expandSweep(spec: SweepSpec): PointDraft[] {
   const empty: Part = { assigns: [], overrides: {}, labels: [] };
   let parts: Part[] = [empty];
   if (spec.ablation) {
-    const { baseline, conditions } = spec.ablation;
+    const { baseline } = spec.ablation;
+    // The baseline itself is a point, unless a condition already leaves it unchanged.
+    const conditions = spec.ablation.conditions.some((c) => c.assigns.length === 0)
+      ? spec.ablation.conditions
+      : [{ name: "baseline", assigns: [] as Assign[] }, ...spec.ablation.conditions];
     parts = conditions.map((c) => {
       const all = [...baseline, ...c.assigns];
       const overrides: JsonObject = { condition: c.name };

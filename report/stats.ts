@@ -4,44 +4,11 @@
  *
  * @module
  */
-
-/** t_{0.975} for 1..30 degrees of freedom (index = df − 1). */
-const T_975 = [
-  12.706,
-  4.303,
-  3.182,
-  2.776,
-  2.571,
-  2.447,
-  2.365,
-  2.306,
-  2.262,
-  2.228,
-  2.201,
-  2.179,
-  2.16,
-  2.145,
-  2.131,
-  2.12,
-  2.11,
-  2.101,
-  2.093,
-  2.086,
-  2.08,
-  2.074,
-  2.069,
-  2.064,
-  2.06,
-  2.056,
-  2.052,
-  2.048,
-  2.045,
-  2.042,
-];
+import { tQuantile975 } from "../algorithms/metrics/mod.ts";
 
 /** The 0.975 quantile of Student's t with `df` degrees of freedom (1.96 beyond 30). */
 export function t975(df: number): number {
-  return df >= 1 && df <= 30 ? T_975[Math.floor(df) - 1] : 1.96;
+  return tQuantile975(df);
 }
 
 /** Summary of a sample: size, mean, extremes and the 95% CI half-width. */

@@ -561,3 +561,14 @@ for (const name of fixtures) {
     }
   });
 }
+
+Deno.test("an ablation without an unchanged condition gets an implicit baseline point", () => {
+  const text = ABLATION.replace("      base: {}\n", "");
+  const plan = loadExperimentText(text, "ab.yaml", registry);
+  assert.deepEqual(plan.points.map((p) => p.label).filter((l) => l.endsWith("seed=3")), [
+    "condition=baseline seed=3",
+    "condition=fancy seed=3",
+    "condition=fast seed=3",
+  ]);
+  assert.equal(plan.points[0].experiment.stages.src.params.n, 2);
+});

@@ -10,7 +10,7 @@ import { reportMain } from "../../cli/report.ts";
 import { ResultsStore } from "../../pipeline/store.ts";
 import { renderReport, writeReport } from "../../report/mod.ts";
 import { colorStats, decodePng } from "./png.ts";
-import { smokeResults } from "./smoke_fixture.ts";
+import { smokeResults } from "../fixtures/smoke.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** 2 methods × 5 two-phase panels + 4 comparison curves + 3 bar charts. */

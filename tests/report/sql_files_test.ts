@@ -1,7 +1,7 @@
 /** Every experiments/sql/*.sql runs against the smoke results through `sqlMain`. */
 import assert from "node:assert/strict";
 import { sqlMain } from "../../pipeline/sql_cli.ts";
-import { smokeResults } from "./smoke_fixture.ts";
+import { smokeResults } from "../fixtures/smoke.ts";
 
 const SQL_DIR = new URL("../../experiments/sql/", import.meta.url);
 const EXPECTED = ["compare_methods", "entropy_vs_accuracy", "runs", "sg_quality", "two_phase"];
