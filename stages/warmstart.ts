@@ -32,7 +32,7 @@ export const warmstart: StageKind = {
     context: { type: "integer", default: 72, min: 16, doc: "Context length (tokens)" },
     steps: { type: "integer", default: 400, min: 1, doc: "Optimizer steps" },
     batch: { type: "integer", default: 32, min: 1, doc: "Traces per step" },
-    lr: { type: "number", default: 3e-3, min: 0, doc: "Peak learning rate (cosine decay)" },
+    lr: { type: "number", default: 8e-3, min: 0, doc: "Peak learning rate (cosine decay)" },
     min_lr_frac: { type: "number", default: 0.1, min: 0, max: 1, doc: "Final lr / peak lr" },
     warmup: { type: "integer", default: 20, min: 0, doc: "Linear warm-up steps" },
     difficulty: { type: "integer", default: 1, min: 1, max: 2, doc: "Task difficulty level" },
@@ -52,7 +52,7 @@ export const warmstart: StageKind = {
     },
     p_exec_error: {
       type: "number",
-      default: 0.1,
+      default: 0.05,
       min: 0,
       max: 1,
       doc: "Probability of an arithmetic slip per step",
