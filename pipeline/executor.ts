@@ -30,7 +30,7 @@ export interface ResultsSink {
   clearRun(runId: string): Promise<void>;
   appendMetrics(rows: MetricRow[]): Promise<void>;
   appendInstances(rows: InstanceRow[]): Promise<void>;
-  appendRowsFromJsonl(table: string, file: string, extra: RowExtra): Promise<number>;
+  appendRowFiles(table: string, items: { file: string; extra: RowExtra }[]): Promise<number>;
 }
 
 /** Options of one execution. */
@@ -459,6 +459,8 @@ async function runParallel(
 class Ingest {
   #metrics: MetricRow[] = [];
   #instances: InstanceRow[] = [];
+  #rows = new Map<string, { file: string; extra: RowExtra }[]>();
+  #rowFiles = 0;
   #lastFlush = performance.now();
   constructor(private sink: ResultsSink | null) {}
 
@@ -484,15 +486,20 @@ class Ingest {
         seconds: cached ? 0 : m.seconds,
       });
       for (const table of m.tables) {
-        await this.sink.appendRowsFromJsonl(table, `${dir}/rows/${table}.jsonl`, {
-          run_id: use.runId,
-          step: use.step,
-          stage: use.stage,
+        const list = this.#rows.get(table) ?? [];
+        list.push({
+          file: `${dir}/rows/${table}.jsonl`,
+          extra: { run_id: use.runId, step: use.step, stage: use.stage },
         });
+        this.#rows.set(table, list);
+        this.#rowFiles++;
       }
     }
     const due = performance.now() - this.#lastFlush > 5000;
-    if (due || this.#metrics.length > 20000 || this.#instances.length > 2000) {
+    if (
+      due || this.#metrics.length > 20000 || this.#instances.length > 2000 ||
+      this.#rowFiles > 500
+    ) {
       await this.flush();
     }
   }
@@ -502,7 +509,10 @@ class Ingest {
     if (!this.sink) return;
     if (this.#metrics.length) await this.sink.appendMetrics(this.#metrics);
     if (this.#instances.length) await this.sink.appendInstances(this.#instances);
+    for (const [table, items] of this.#rows) await this.sink.appendRowFiles(table, items);
     this.#metrics = [];
     this.#instances = [];
+    this.#rows.clear();
+    this.#rowFiles = 0;
   }
 }

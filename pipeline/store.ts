@@ -309,22 +309,44 @@ export class ResultsStore {
     file: string,
     extra: RowExtra,
   ): Promise<number> {
+    return this.appendRowFiles(table, [{ file, extra }]);
+  }
+
+  /**
+   * Loads many newline-delimited JSON files into row table `table` in one
+   * statement (one `read_json` over all files, joined to each file's extra
+   * columns; a file listed for several runs is loaded once per run). Same
+   * schema rules as {@link appendRowsFromJsonl}. Returns the rows inserted.
+   */
+  appendRowFiles(
+    table: string,
+    items: { file: string; extra: RowExtra }[],
+  ): Promise<number> {
     return this.#exclusive(async (con) => {
       checkRowTableName(table);
-      if ((await Deno.stat(file)).size === 0) return 0;
-      const src = `read_json(${literal(file)}, format='newline_delimited', sample_size=-1)`;
-      const described = await con.runAndReadAll(
-        `DESCRIBE SELECT * FROM ${src}`,
-      );
+      const nonEmpty: typeof items = [];
+      for (const it of items) if ((await Deno.stat(it.file)).size > 0) nonEmpty.push(it);
+      if (nonEmpty.length === 0) return 0;
+      const files = [...new Set(nonEmpty.map((it) => it.file))];
+      const src = `read_json([${
+        files.map(literal).join(", ")
+      }], format='newline_delimited', sample_size=-1, union_by_name=true, filename=true)`;
+      const described = await con.runAndReadAll(`DESCRIBE SELECT * FROM ${src}`);
       const fileCols = (described.getRowsJson() as string[][])
         .map(([name, type]) => ({ name, type }))
-        .filter((c) => !EXTRA_COLUMNS.includes(c.name));
-      const extraSql = `${literal(extra.run_id)}::VARCHAR AS run_id, ${
-        extra.step === null ? "NULL" : String(Math.trunc(extra.step))
-      }::INTEGER AS step, ${literal(extra.stage)}::VARCHAR AS stage`;
-      const select = fileCols.length === 0
-        ? `SELECT ${extraSql} FROM ${src}`
-        : `SELECT ${extraSql}, ${fileCols.map((c) => ident(c.name)).join(", ")} FROM ${src}`;
+        .filter((c) => !EXTRA_COLUMNS.includes(c.name) && c.name !== "filename");
+      const mapping = nonEmpty.map(({ file, extra }, i) =>
+        `(${i}, ${literal(file)}, ${literal(extra.run_id)}, ${
+          extra.step === null ? "NULL" : String(Math.trunc(extra.step))
+        }, ${literal(extra.stage)})`
+      ).join(", ");
+      const extraSql =
+        "m.run_id::VARCHAR AS run_id, m.step::INTEGER AS step, m.stage::VARCHAR AS stage";
+      const cols = fileCols.map((c) => `j.${ident(c.name)}`).join(", ");
+      // Rows keep file order, then line order (row_number over the scan).
+      const select = `SELECT ${extraSql}${
+        cols ? `, ${cols}` : ""
+      } FROM (SELECT *, row_number() OVER () AS __line FROM ${src}) j JOIN (VALUES ${mapping}) m(i, filename, run_id, step, stage) ON j.filename = m.filename ORDER BY m.i, j.__line`;
       return await inTransaction(con, async () => {
         const existing = await tableColumns(con, table);
         if (existing.size === 0) {
@@ -349,9 +371,7 @@ export class ResultsStore {
             }
           }
         }
-        const res = await con.run(
-          `INSERT INTO ${ident(table)} BY NAME ${select}`,
-        );
+        const res = await con.run(`INSERT INTO ${ident(table)} BY NAME ${select}`);
         return res.rowsChanged;
       });
     });
