@@ -113,6 +113,7 @@ import {
   describe,
   expandSweep,
   keyPath,
+  labelValue,
   mergeSets,
   readSweep,
   type Report,
@@ -1085,7 +1086,15 @@ export function loadExperimentText(
     for (const s of singles) overrides[s.target.display] = toJson(s.value);
     points.push({
       runId,
-      label: [...draft.labelParts, `seed=${experiment.seed}`].join(" "),
+      // Single-value --set overrides lead the label, so runs of a modified
+      // experiment do not group with the file's own runs in analyses.
+      label: [
+        ...singles.filter((a) => a.target.display !== "seed").map((a) =>
+          `${a.target.display}=${labelValue(a.value)}`
+        ),
+        ...draft.labelParts,
+        `seed=${experiment.seed}`,
+      ].join(" "),
       overrides,
       experiment,
     });

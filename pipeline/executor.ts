@@ -132,7 +132,7 @@ export async function execute(
   rep.begin(plan.nodes.length, plan.runs.size);
   const byStage = new Map<string, number>();
   for (const n of plan.nodes) byStage.set(n.stage, (byStage.get(n.stage) ?? 0) + 1);
-  rep.plan?.(byStage);
+  rep.plan?.(byStage, opts.jobs ?? 1);
 
   if (opts.dryRun) {
     dryRun(plan, cache, forced, index, state, summary);

@@ -9,8 +9,8 @@
 export interface Reporter {
   /** The plan is known: `total` unique instances. */
   begin(total: number, runs: number): void;
-  /** Optional: instances per stage name, for a better ETA. */
-  plan?(byStage: Map<string, number>): void;
+  /** Optional: instances per stage name and the parallelism, for a better ETA. */
+  plan?(byStage: Map<string, number>, parallel: number): void;
   /** An instance starts computing. */
   start(label: string): void;
   /** Progress inside a computing instance. */
@@ -78,13 +78,16 @@ abstract class CountingReporter implements Reporter {
       const mean = seen.computed ? seen.seconds / seen.computed : overall;
       left += Math.max(0, planned - seen.n) * mean;
     }
-    return left;
+    return left / this.parallel;
   }
 
-  /** Tells the reporter how many instances each stage has (for the ETA). */
-  plan(byStage: Map<string, number>): void {
+  /** Tells the reporter how many instances each stage has and how many run at once (for the ETA). */
+  plan(byStage: Map<string, number>, parallel = 1): void {
     this.plannedByStage = byStage;
+    this.parallel = Math.max(1, parallel);
   }
+
+  protected parallel = 1;
 
   protected plannedByStage = new Map<string, number>();
   protected seenByStage = new Map<string, { n: number; computed: number; seconds: number }>();

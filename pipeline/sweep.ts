@@ -403,7 +403,7 @@ export function checkZip(spec: SweepSpec, report: Report): void {
 }
 
 /** Formats a value for a point label: strings bare, others as JSON. */
-function labelValue(node: RawNode): string {
+export function labelValue(node: RawNode): string {
   const v = toJson(node);
   return typeof v === "string" ? v : JSON.stringify(v);
 }

@@ -405,7 +405,11 @@ Deno.test("loadExperimentText() applies --set: single values everywhere, lists a
     registry,
     ["seed=0,1", "src.verbose=true", "src.label=hicra"],
   );
-  assert.deepEqual(seeds.points.map((p) => p.label), ["seed=0", "seed=1"]);
+  // Single-value sets lead the label, so modified runs do not group with the file's.
+  assert.deepEqual(seeds.points.map((p) => p.label), [
+    "src.verbose=true src.label=hicra seed=0",
+    "src.verbose=true src.label=hicra seed=1",
+  ]);
   assert.equal(seeds.base.stages.src.params.verbose, true);
   assert.equal(seeds.base.stages.src.params.label, "hicra");
   assert.deepEqual(seeds.axes, ["seed"]);
