@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { EXAMPLE_PROBLEM } from "./fixtures.ts";
 import { Rng } from "../../algorithms/rng.ts";
 import {
   analyseResponse,
@@ -9,14 +10,7 @@ import {
   splitWords,
 } from "../../algorithms/tasks/mod.ts";
 
-const problem: Problem = {
-  id: "d1:3.8.5>19",
-  difficulty: 1,
-  split: "train",
-  numbers: [3, 8, 5],
-  target: 19,
-  strategy: ["multiply", "subtract"],
-};
+const problem: Problem = EXAMPLE_PROBLEM;
 const analyse = (text: string) => analyseResponse(problem, splitWords(text));
 
 Deno.test("a right first choice with clean execution", () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { EXAMPLE_PROBLEM } from "./fixtures.ts";
 import { Rng } from "../../algorithms/rng.ts";
 import {
   DIFFICULTIES,
@@ -134,14 +135,7 @@ Deno.test("every planning phrase is a Strategic Gram of the paper", async () => 
 });
 
 Deno.test("a hand-checked trace reads as designed", () => {
-  const problem: Problem = {
-    id: "d1:3.8.5>19",
-    difficulty: 1,
-    split: "train",
-    numbers: [3, 8, 5],
-    target: 19,
-    strategy: ["multiply", "subtract"],
-  };
+  const problem: Problem = EXAMPLE_PROBLEM;
   const t = generateTrace(problem, new Rng(1), {
     pFirstChoiceCorrect: 1,
     pExecError: 0,

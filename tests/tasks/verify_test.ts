@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
+import { EXAMPLE_PROBLEM } from "./fixtures.ts";
 import { type Problem, verify } from "../../algorithms/tasks/mod.ts";
 
-const problem: Problem = {
-  id: "d1:3.8.5>19",
-  difficulty: 1,
-  split: "train",
-  numbers: [3, 8, 5],
-  target: 19,
-  strategy: ["multiply", "subtract"],
-};
+const problem: Problem = EXAMPLE_PROBLEM;
 
 Deno.test("verify accepts a right expression in any order or bracketing", () => {
   for (
