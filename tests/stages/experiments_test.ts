@@ -1,0 +1,68 @@
+/**
+ * The shipped experiment files load against the real stage registry and
+ * unroll to the expected plans (a dry run touches no cache).
+ */
+import assert from "node:assert/strict";
+import { loadExperimentFile } from "../../pipeline/config.ts";
+import { execute } from "../../pipeline/executor.ts";
+import { SilentReporter } from "../../pipeline/progress.ts";
+import { registry } from "../../stages/mod.ts";
+
+const dir = new URL("../../experiments/", import.meta.url).pathname;
+
+async function dryRun(file: string) {
+  const plan = await loadExperimentFile(`${dir}${file}`, registry);
+  const summary = await execute(plan.points, {
+    resultsDir: Deno.makeTempDirSync(),
+    registry,
+    dryRun: true,
+    reporter: new SilentReporter(),
+  });
+  return { plan, summary };
+}
+
+Deno.test("hicra.yaml: grpo and hicra over 3 seeds share one warm start", async () => {
+  const { plan, summary } = await dryRun("hicra.yaml");
+  assert.deepEqual(plan.points.map((p) => p.label), [
+    "assign-credit.estimator=grpo seed=0",
+    "assign-credit.estimator=grpo seed=1",
+    "assign-credit.estimator=grpo seed=2",
+    "assign-credit.estimator=hicra seed=0",
+    "assign-credit.estimator=hicra seed=1",
+    "assign-credit.estimator=hicra seed=2",
+  ]);
+  assert.equal(summary.details.filter((d) => d.stage === "warmstart").length, 1);
+  assert.equal(
+    summary.blocked + summary.cached + summary.details.filter((d) => d.status === "miss").length,
+    summary.instances,
+  );
+});
+
+Deno.test("ablations.yaml: baseline plus one change per condition, 3 seeds", async () => {
+  const { plan } = await dryRun("ablations.yaml");
+  const conditions = [...new Set(plan.points.map((p) => p.overrides.condition))];
+  assert.deepEqual(conditions, [
+    "grpo",
+    "hicra",
+    "alpha-0",
+    "alpha-0.1",
+    "alpha-0.5",
+    "hicra-code",
+    "high-entropy",
+    "placebo",
+    "entropy-reg",
+    "sg-mined",
+    "sg-oracle",
+  ]);
+  assert.equal(plan.points.length, 33);
+  const placebo = plan.points.find((p) => p.overrides.condition === "placebo")!;
+  assert.equal(placebo.experiment.stages["assign-credit"].params.estimator, "placebo");
+  const reg = plan.points.find((p) => p.overrides.condition === "entropy-reg")!;
+  assert.equal(reg.experiment.stages["assign-credit"].params.estimator, "grpo");
+  assert.equal(reg.experiment.stages.update.params.entropy_coef, 0.01);
+});
+
+Deno.test("smoke.yaml: two points at toy size", async () => {
+  const { plan } = await dryRun("smoke.yaml");
+  assert.equal(plan.points.length, 2);
+});
