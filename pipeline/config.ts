@@ -425,7 +425,7 @@ function readParams(
       const hint = match === undefined ? "" : `; did you mean "${match}"?`;
       report(
         entry.keyAt,
-        `${path}: unknown param "${entry.key}"${hint}${hint ? " " : "; "}(${known})`,
+        `${path}: unknown param "${entry.key}"${hint} (${known})`,
       );
       ok = false;
       continue;
