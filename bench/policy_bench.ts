@@ -3,7 +3,7 @@
  * (DEFAULT_GPT_CONFIG) at batch 32 on wasm and cpu, and on webgpu when a
  * hardware (non-fallback) adapter exists. Shapes follow engine-notes §4:
  * a train step on 32 × 64 token positions (rlStep, Adam), and sampling of 32
- * sequences from 16-token prompts, 48 new tokens each.
+ * sequences from 16-token prompts, 48 new tokens each (median of 3 runs).
  *
  * Run alone: `deno run -A bench/policy_bench.ts`.
  *
@@ -32,10 +32,10 @@ const PLANS: Record<BackendName, {
   sampleTarget?: string;
 }> = {
   wasm: {
-    trainSteps: 4,
+    trainSteps: 8,
     newTokens: 48,
-    trainTarget: "≈3k (engine-notes: 2.6–3.0k)",
-    sampleTarget: "≈4–6k (engine-notes: 3.9–6.3k)",
+    trainTarget: "≥15k (issue; 3.2–3.3k before the wasm-specific gradients)",
+    sampleTarget: "≥30k (issue; 7.8–9.3k before)",
   },
   cpu: {
     trainSteps: 1,
@@ -91,9 +91,13 @@ async function benchBackend(backend: BackendName): Promise<BenchRow[]> {
   const prompts = tokens(rng, BATCH, PROMPT);
   const opts = { temperature: 1, topP: 1, eosId: -1, seed: 0 };
   await sample(model, prompts, { ...opts, maxNewTokens: 2 }); // warm-up
-  t0 = performance.now();
-  await sample(model, prompts, { ...opts, maxNewTokens: plan.newTokens });
-  seconds = (performance.now() - t0) / 1000;
+  const runs: number[] = []; // one run is ~0.2 s on wasm: report the median of 3
+  for (let i = 0; i < 3; i++) {
+    t0 = performance.now();
+    await sample(model, prompts, { ...opts, maxNewTokens: plan.newTokens });
+    runs.push((performance.now() - t0) / 1000);
+  }
+  seconds = runs.sort((a, b) => a - b)[1];
   rows.push({
     name: `policy sample tok/s (KV cache, ${backend}, B32)`,
     value: (BATCH * plan.newTokens) / seconds,

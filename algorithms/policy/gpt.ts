@@ -11,9 +11,12 @@
  * (measured in shared/docs/engine-notes.md §4):
  *  - A. token embedding = oneHot(ids) × tokEmb, because the gradient of
  *    `tf.gather` needs the `UnsortedSegmentSum` kernel, which wasm lacks;
- *  - B. every matmul goes through `mm`, whose gradient uses explicit
- *    transposes: wasm's matMul with transposeA/B flags is ~30× slower. The
- *    attention scores are `mm(q, tT(k))`, never `matMul(q, k, false, true)`.
+ *  - B. 2-D matrix products never use transposeA/B flags (~30× slower on wasm): their
+ *    gradients are written by hand with explicit transposes.
+ * Beyond these, the 2-D ops carry hand-written gradients that avoid wasm's
+ * slow kernels (see "Building blocks"), and sampling steps run plain ops on
+ * q/k/v weights split once per sampling call. tests/policy/reference_test.ts
+ * checks all of it against a plain reference implementation.
  *
  * Parameters are tf.Variables created from seeded JS Float32Arrays, so a seed
  * gives the same initial weights on every backend.
@@ -280,6 +283,13 @@ export function disposeGpt(model: Gpt): void {
 
 // ---------------------------------------------------------------------------
 // Building blocks
+//
+// Measured on wasm (tfjs 4.22, B32×T64): only an unbatched, untransposed 2-D
+// matMul reaches XNNPACK (~20 GFLOP/s); batched matMuls run a plain loop
+// (~2.5 GFLOP/s, transpose flags or not); a reduction over a non-last axis
+// (e.g. a bias gradient, `sum(dy, 0)`) transposes first (~10 ms for
+// [2048, 512]); Transpose and SplitV/Slice of activations cost 2–30 ms each.
+// So the 2-D ops below carry hand-written gradients built from matMuls.
 
 /** Swaps the last two axes. */
 function tT(x: tf.Tensor): tf.Tensor {
@@ -288,53 +298,185 @@ function tT(x: tf.Tensor): tf.Tensor {
   return tf.transpose(x, perm);
 }
 
-/** matMul whose gradient uses explicit transposes (workaround B). */
-const mmGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-  save([a, b]);
+/**
+ * Column sums [k] of a [N, k] matrix as onesᵀ × x: wasm's plain loop, which
+ * the transposeA flag selects, handles this vector product in ~0.3 ms, where
+ * `sum(x, 0)` transposes (~2.5 ms) and XNNPACK first packs x (~0.8 ms).
+ */
+function sumRows(x: tf.Tensor): tf.Tensor {
+  const [n, k] = x.shape;
+  return tf.reshape(tf.matMul(tf.ones([n, 1]), x, true, false), [k]);
+}
+
+/**
+ * Transposes of forward inputs, so that ops reading the same input
+ * (attention's q, k, v projections) transpose it once in the backward pass.
+ * Keyed by the forward-time tensor (saved copies are distinct tensors);
+ * customGrad computes gradients eagerly inside the backward pass's tidy, so
+ * an entry is used, then disposed, within that pass.
+ */
+const transposes = new WeakMap<tf.Tensor, tf.Tensor>();
+
+/**
+ * aᵀ·dy for a [N, m], dy [N, k] (a weight gradient): transposes the smaller
+ * of the two activations (workaround B: no transposeA/B flags). `key` is
+ * the forward-time tensor of which `a` is the saved copy.
+ */
+function weightGrad(a: tf.Tensor, dy: tf.Tensor, key: tf.Tensor = a): tf.Tensor {
+  if (a.shape[1]! > dy.shape[1]!) return tT(tf.matMul(tT(dy), a));
+  let aT = transposes.get(key);
+  if (!aT || aT.isDisposed) transposes.set(key, aT = tT(a));
+  return tf.matMul(aT, dy);
+}
+
+/** x·w + b for x [N, m], w [m, k], b [k] (2-D, fused bias; wasm-friendly gradient). */
+const linear = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, w, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([x, w]);
   return {
-    value: tf.matMul(a, b),
-    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [
-      tf.matMul(dy, tT(sb)),
-      tf.matMul(tT(sa), dy),
+    value: tf.fused.matMul({ a: x, b: w, bias: b }),
+    gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => [
+      tf.matMul(dy, tT(sw)),
+      weightGrad(sx, dy, x),
+      sumRows(dy),
     ],
   };
-});
+}) as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
-/** a × b (same batch dims, no broadcasting), wasm-friendly gradient. */
-function mm(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return mmGrad(a, b);
+/** x·w without bias (2-D; wasm-friendly gradient). */
+const matmul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([x, w]);
+  return {
+    value: tf.matMul(x, w),
+    gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => [
+      tf.matMul(dy, tT(sw)),
+      weightGrad(sx, dy),
+    ],
+  };
+}) as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor;
+
+/** x̂ = (x − mean)·rstd over the last axis, rstd = 1/√(var + 1e-5). */
+function normalise(x: tf.Tensor): { xHat: tf.Tensor; rstd: tf.Tensor } {
+  const centred = tf.sub(x, tf.mean(x, -1, true));
+  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centred), -1, true), 1e-5));
+  return { xHat: tf.mul(centred, rstd), rstd };
 }
 
-/** LayerNorm over the last axis (ε = 1e-5). */
-function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5)));
-  return tf.add(tf.mul(normed, g), b);
+/**
+ * LayerNorm of [N, d] with gain g and bias b, with the closed-form gradient
+ * dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)), dx̂ = dy ⊙ g: about half the
+ * ops of autodiff through the mean and variance.
+ */
+const layerNormGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  const { xHat, rstd } = normalise(x);
+  save([xHat, rstd, g]);
+  return {
+    value: tf.add(tf.mul(xHat, g), b),
+    gradFunc: (dy: tf.Tensor, [sxHat, sRstd, sg]: tf.Tensor[]) => {
+      const dxHat = tf.mul(dy, sg);
+      const proj = tf.mul(sxHat, tf.mean(tf.mul(dxHat, sxHat), -1, true));
+      const dx = tf.mul(tf.sub(tf.sub(dxHat, tf.mean(dxHat, -1, true)), proj), sRstd);
+      return [dx, sumRows(tf.mul(dy, sxHat)), sumRows(dy)];
+    },
+  };
+}) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+/** x + row for x [N, k], row [k] (a broadcast add whose row gradient is sumRows). */
+const addRow = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, row] = args as [tf.Tensor, tf.Tensor];
+  return {
+    value: tf.add(x, row),
+    gradFunc: (dy: tf.Tensor) => [dy, sumRows(dy)],
+  };
+}) as (x: tf.Tensor, row: tf.Tensor) => tf.Tensor;
+
+/**
+ * Workaround A: the one-hot [N, V] of int32 ids, for embedding as
+ * oneHot × table (tf.gather's gradient needs UnsortedSegmentSum, which wasm
+ * lacks; wasm's GatherV2 is also ~2× slower than this matmul). Made as int32
+ * and cast: wasm's OneHot with dtype "float32" writes integer bit patterns
+ * (1 reads as 1.4e-45; tfjs 4.22).
+ */
+function oneHot(ids: tf.Tensor1D, depth: number): tf.Tensor {
+  return tf.cast(tf.oneHot(ids, depth), "float32");
 }
+
+/** oneHot(ids) × table; the gradient skips the one-hot's (unused) one. */
+function embed(ids: tf.Tensor1D, table: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [tbl, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const hot = oneHot(ids, tbl.shape[0]!);
+    save([hot]);
+    return {
+      value: tf.matMul(hot, tbl),
+      gradFunc: (dy: tf.Tensor, [savedHot]: tf.Tensor[]) => [weightGrad(savedHot, dy)],
+    };
+  }) as (tbl: tf.Tensor) => tf.Tensor;
+  return op(table);
+}
+
+/**
+ * The 2-D ops of the forward pass, in two implementations with the same
+ * values: with the wasm-friendly gradients above (training, evaluation), and
+ * plain (sampling steps, whose tiny tensors make per-op overhead dominate).
+ */
+interface Ops {
+  linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor;
+  matmul(x: tf.Tensor, w: tf.Tensor): tf.Tensor;
+  layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor;
+  addRow(x: tf.Tensor, row: tf.Tensor): tf.Tensor;
+  embed(ids: tf.Tensor1D, table: tf.Tensor): tf.Tensor;
+}
+
+const GRAD_OPS: Ops = { linear, matmul: matmul2d, layerNorm: layerNormGrad, addRow, embed };
+
+const PLAIN_OPS: Ops = {
+  linear: (x, w, b) => tf.fused.matMul({ a: x, b: w, bias: b }),
+  matmul: (x, w) => tf.matMul(x, w),
+  layerNorm: (x, g, b) => tf.add(tf.mul(normalise(x).xHat, g), b),
+  addRow: (x, row) => tf.add(x, row),
+  embed: (ids, table) => tf.matMul(oneHot(ids, table.shape[0]!), table),
+};
 
 /** Exact GELU: x·Φ(x) = ½x(1 + erf(x/√2)). */
 function gelu(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
 }
 
+const maskCache = new Map<string, tf.Tensor2D>();
+
 /**
  * Additive causal mask [T, offset+T] for queries at positions offset..offset+T-1
  * over keys 0..offset+T-1 (−1e9 on future keys; finite, so no inf−inf NaNs).
+ * Built once per shape and backend, then reused (kept out of tidy).
  */
 function causalMask(t: number, offset: number): tf.Tensor2D {
-  const s = offset + t;
-  const data = new Float32Array(t * s);
-  for (let i = 0; i < t; i++) {
-    for (let j = offset + i + 1; j < s; j++) data[i * s + j] = -1e9;
+  const key = `${tf.getBackend()}/${t}/${offset}`;
+  let mask = maskCache.get(key);
+  if (!mask || mask.isDisposed) {
+    const s = offset + t;
+    const data = new Float32Array(t * s);
+    for (let i = 0; i < t; i++) {
+      for (let j = offset + i + 1; j < s; j++) data[i * s + j] = -1e9;
+    }
+    mask = tf.keep(tf.tensor2d(data, [t, s]));
+    maskCache.set(key, mask);
   }
-  return tf.tensor2d(data, [t, s]);
+  return mask;
 }
 
-/** [B·T, d] → [B, H, T, d/H]. */
+/** [B·T, d] → [B, H, T, d/H] (a plain reshape for T = 1, as in sampling steps). */
 function splitHeads(x: tf.Tensor, b: number, t: number, h: number): tf.Tensor {
   const hd = x.shape[1]! / h;
+  if (t === 1) return tf.reshape(x, [b, h, 1, hd]);
   return tf.transpose(tf.reshape(x, [b, t, h, hd]), [0, 2, 1, 3]);
+}
+
+/** [B, H, T, d/H] → [B·T, d], the inverse of splitHeads. */
+function mergeHeads(y: tf.Tensor, b: number, t: number, d: number): tf.Tensor {
+  return tf.reshape(t === 1 ? y : tf.transpose(y, [0, 2, 1, 3]), [b * t, d]);
 }
 
 /** Per-layer attention keys and values of the tokens seen so far. */
@@ -347,28 +489,71 @@ export interface KvCache {
   length: number;
 }
 
-/** Causal self-attention; appends this step's keys/values to `past`. */
+/**
+ * One block's [d, 3d] QKV weight and [3d] bias as q, k, v parts. Splitting
+ * the [B·T, 3d] activation instead costs ~30 ms at B·T = 2048 on wasm (and
+ * ~0.3 ms even at 32 rows); the weights are small.
+ */
+type QkvParts = { w: tf.Tensor[]; b: tf.Tensor[] };
+
+function qkvParts(blk: GptBlock): QkvParts {
+  const d = blk.wO.shape[0];
+  return {
+    w: tf.unstack(tf.transpose(tf.reshape(blk.wQkv, [d, 3, d]), [1, 0, 2])),
+    // Slices, not unstack: wasm's fused matMul wants a bias with its own rank-1 buffer.
+    b: [0, 1, 2].map((i) => tf.slice(blk.bQkv, [i * d], [d])),
+  };
+}
+
+/**
+ * Weights derived once for many small forwards (sampling): each block's
+ * q/k/v parts. Reusing the same tensors also lets wasm reuse its XNNPACK
+ * operators, which it caches per weight tensor. Free with
+ * `disposeSamplingWeights`; stale once the model is updated.
+ */
+export interface SamplingWeights {
+  qkv: QkvParts[];
+}
+
+/** Makes a model's `SamplingWeights`. */
+export function samplingWeights(model: Gpt): SamplingWeights {
+  return { qkv: tf.tidy(() => model.blocks.map(qkvParts)) };
+}
+
+/** Frees `SamplingWeights`. */
+export function disposeSamplingWeights(weights: SamplingWeights): void {
+  for (const { w, b } of weights.qkv) tf.dispose([...w, ...b]);
+}
+
+/**
+ * Causal self-attention; appends this step's keys/values to `past`. The
+ * per-head products are batched matMuls, which wasm runs in a plain loop
+ * where transpose flags cost nothing (unlike 2-D products, workaround B), so
+ * `matMul(q, k, false, true)` needs no explicit transpose.
+ */
 function attention(
+  ops: Ops,
   x: tf.Tensor, // [B·T, d], already normalised
   blk: GptBlock,
+  qkv: QkvParts,
   b: number,
   t: number,
   nHeads: number,
   past: { k: tf.Tensor; v: tf.Tensor; length: number } | null,
 ): { out: tf.Tensor; k: tf.Tensor; v: tf.Tensor } {
   const d = x.shape[1]!;
-  const qkv = tf.add(mm(x, blk.wQkv), blk.bQkv);
-  const [q, k, v] = tf.split(qkv, 3, 1).map((m) => splitHeads(m, b, t, nHeads));
+  const [q, k, v] = [0, 1, 2].map((i) =>
+    splitHeads(ops.linear(x, qkv.w[i], qkv.b[i]), b, t, nHeads)
+  );
   const kAll = past ? tf.concat([past.k, k], 2) : k;
   const vAll = past ? tf.concat([past.v, v], 2) : v;
   const offset = past ? past.length : 0;
   const qScaled = tf.mul(q, 1 / Math.sqrt(d / nHeads));
-  let scores = mm(qScaled, tT(kAll)); // [B, H, T, offset+T]
+  let scores = tf.matMul(qScaled, kAll, false, true); // [B, H, T, offset+T]
   // A single new query may attend to every cached key: no mask needed.
   if (t > 1) scores = tf.add(scores, causalMask(t, offset));
-  const y = mm(tf.softmax(scores), vAll); // [B, H, T, d/H]
-  const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [b * t, d]);
-  return { out: tf.add(mm(merged, blk.wO), blk.bO), k: kAll, v: vAll };
+  const y = tf.matMul(tf.softmax(scores), vAll); // [B, H, T, d/H]
+  return { out: ops.linear(mergeHeads(y, b, t, d), blk.wO, blk.bO), k: kAll, v: vAll };
 }
 
 /**
@@ -376,9 +561,11 @@ function attention(
  * plus the updated per-layer keys/values. Pure tensor code, no tidy.
  */
 function forward(
+  ops: Ops,
   model: Gpt,
   tokens: tf.Tensor2D,
   past: KvCache | null,
+  weights?: SamplingWeights,
 ): { logits: tf.Tensor3D; k: tf.Tensor[]; v: tf.Tensor[] } {
   const { vocabSize, dModel: d, nHeads, contextLength } = model.config;
   const [b, t] = tokens.shape;
@@ -388,21 +575,19 @@ function forward(
       `Sequence of ${offset + t} tokens exceeds the context length ${contextLength}`,
     );
   }
-  // Workaround A: one-hot × embedding matrix instead of tf.gather. The
-  // one-hot is made as int32 and cast: wasm's OneHot with dtype "float32"
-  // writes integer bit patterns (1 reads as 1.4e-45; tfjs 4.22).
-  const ids = tf.reshape(tf.cast(tokens, "int32"), [b * t]);
-  const oneHot = tf.cast(tf.oneHot(ids, vocabSize), "float32");
-  const tok = mm(oneHot, model.tokEmb);
-  const pos = tf.slice(model.posEmb, [offset, 0], [t, d]);
-  let x = tf.reshape(tf.add(tf.reshape(tok, [b, t, d]), pos), [b * t, d]);
+  const ids = tokens.dtype === "int32" ? tokens : tf.cast(tokens, "int32");
+  const tok = ops.embed(tf.reshape(ids, [b * t]), model.tokEmb);
+  const pos = tf.reshape(tf.slice(model.posEmb, [offset, 0], [t, d]), [t * d]);
+  let x = tf.reshape(ops.addRow(tf.reshape(tok, [b, t * d]), pos), [b * t, d]);
   const ks: tf.Tensor[] = [];
   const vs: tf.Tensor[] = [];
   model.blocks.forEach((blk, i) => {
     const layerPast = past ? { k: past.k[i], v: past.v[i], length: past.length } : null;
     const att = attention(
-      layerNorm(x, blk.ln1G, blk.ln1B),
+      ops,
+      ops.layerNorm(x, blk.ln1G, blk.ln1B),
       blk,
+      weights?.qkv[i] ?? qkvParts(blk),
       b,
       t,
       nHeads,
@@ -411,12 +596,10 @@ function forward(
     x = tf.add(x, att.out);
     ks.push(att.k);
     vs.push(att.v);
-    const hidden = gelu(
-      tf.add(mm(layerNorm(x, blk.ln2G, blk.ln2B), blk.wIn), blk.bIn),
-    );
-    x = tf.add(x, tf.add(mm(hidden, blk.wOut), blk.bOut));
+    const hidden = gelu(ops.linear(ops.layerNorm(x, blk.ln2G, blk.ln2B), blk.wIn, blk.bIn));
+    x = tf.add(x, ops.linear(hidden, blk.wOut, blk.bOut));
   });
-  const out = mm(layerNorm(x, model.lnFG, model.lnFB), model.head);
+  const out = ops.matmul(ops.layerNorm(x, model.lnFG, model.lnFB), model.head);
   return { logits: tf.reshape(out, [b, t, vocabSize]), k: ks, v: vs };
 }
 
@@ -425,22 +608,24 @@ function forward(
  * token t+1). Differentiable; call it inside tf.tidy / a gradient function.
  */
 export function logits(model: Gpt, tokens: tf.Tensor2D): tf.Tensor3D {
-  return forward(model, tokens, null).logits;
+  return forward(GRAD_OPS, model, tokens, null).logits;
 }
 
 /**
- * Incremental forward for sampling: feeds `tokens` [B, T] after the cached
- * positions and returns their logits [B, T, V] and a new cache. Tensors are
- * managed here (no leaks); the caller disposes the returned logits and, when
- * done with them, both the old and the new cache (`disposeCache`).
+ * Incremental forward for sampling (no gradient): feeds `tokens` [B, T]
+ * after the cached positions and returns their logits [B, T, V] and a new
+ * cache. Tensors are managed here (no leaks); the caller disposes the
+ * returned logits and, when done with them, both the old and the new cache
+ * (`disposeCache`). Pass `samplingWeights(model)` when stepping many times.
  */
 export function forwardCached(
   model: Gpt,
   tokens: tf.Tensor2D,
   cache: KvCache | null,
+  weights?: SamplingWeights,
 ): { logits: tf.Tensor3D; cache: KvCache } {
   const length = (cache ? cache.length : 0) + tokens.shape[1];
-  const out = tf.tidy(() => forward(model, tokens, cache));
+  const out = tf.tidy(() => forward(PLAIN_OPS, model, tokens, cache, weights));
   return { logits: out.logits, cache: { k: out.k, v: out.v, length } };
 }
 

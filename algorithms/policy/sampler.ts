@@ -19,7 +19,15 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../rng.ts";
-import { disposeCache, forwardCached, type Gpt, type KvCache, selectCacheRows } from "./gpt.ts";
+import {
+  disposeCache,
+  disposeSamplingWeights,
+  forwardCached,
+  type Gpt,
+  type KvCache,
+  samplingWeights,
+  selectCacheRows,
+} from "./gpt.ts";
 
 /** Sampling options. */
 export interface SampleOptions {
@@ -145,9 +153,10 @@ async function sampleBatch(
   let active = prompts.map((_, i) => i); // rows of the batch still sampling
   let input = tf.tensor2d(prompts, [prompts.length, promptLen], "int32");
   let cache: KvCache | null = null;
+  const weights = samplingWeights(model);
   try {
     while (true) {
-      const step = forwardCached(model, input, cache);
+      const step = forwardCached(model, input, cache, weights);
       disposeCache(cache);
       input.dispose();
       cache = step.cache;
@@ -197,6 +206,7 @@ async function sampleBatch(
     }
   } finally {
     disposeCache(cache);
+    disposeSamplingWeights(weights);
   }
   return out;
 }
