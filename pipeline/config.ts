@@ -1086,13 +1086,13 @@ export function loadExperimentText(
     for (const s of singles) overrides[s.target.display] = toJson(s.value);
     points.push({
       runId,
-      // Single-value --set overrides lead the label, so runs of a modified
-      // experiment do not group with the file's own runs in analyses.
+      // Single-value --set overrides follow the sweep axes in the label, so
+      // runs of a modified experiment do not group with the file's own runs.
       label: [
+        ...draft.labelParts,
         ...singles.filter((a) => a.target.display !== "seed").map((a) =>
           `${a.target.display}=${labelValue(a.value)}`
         ),
-        ...draft.labelParts,
         `seed=${experiment.seed}`,
       ].join(" "),
       overrides,

@@ -405,7 +405,7 @@ Deno.test("loadExperimentText() applies --set: single values everywhere, lists a
     registry,
     ["seed=0,1", "src.verbose=true", "src.label=hicra"],
   );
-  // Single-value sets lead the label, so modified runs do not group with the file's.
+  // Single-value sets are in the label, so modified runs do not group with the file's.
   assert.deepEqual(seeds.points.map((p) => p.label), [
     "src.verbose=true src.label=hicra seed=0",
     "src.verbose=true src.label=hicra seed=1",
