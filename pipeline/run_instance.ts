@@ -5,19 +5,14 @@
  * @module
  */
 import { Cache, type KeyParts, type Manifest, type MetricRecord } from "./cache.ts";
-import type { InputArtifact, JsonObject, StageKind } from "./types.ts";
+import type { StageContext, StageKind } from "./types.ts";
 
 /** Everything needed to run an instance (serialisable, so it can go to a worker). */
-export interface InstanceJob {
+export interface InstanceJob
+  extends
+    Pick<StageContext, "stage" | "step" | "steps" | "params" | "seed" | "runtime" | "inputs"> {
   key: string;
   keyParts: KeyParts;
-  stage: string;
-  step: number | null;
-  steps: number | null;
-  params: JsonObject;
-  seed: number;
-  runtime: JsonObject;
-  inputs: Record<string, InputArtifact>;
   cacheRoot: string;
 }
 
