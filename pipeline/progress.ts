@@ -71,12 +71,24 @@ abstract class CountingReporter implements Reporter {
    */
   protected eta(): number {
     if (this.computed === 0 || this.plannedByStage.size === 0) return NaN;
-    const overall = this.computedSeconds / this.computed;
+    // Unseen stages count at the mean of the repeated stages seen so far (a
+    // one-off like a warm start says nothing about per-step instances).
+    let n = 0;
+    let secs = 0;
+    for (const [stage, s] of this.seenByStage) {
+      if ((this.plannedByStage.get(stage) ?? 0) > 1) {
+        n += s.computed;
+        secs += s.seconds;
+      }
+    }
     let left = 0;
     for (const [stage, planned] of this.plannedByStage) {
       const seen = this.seenByStage.get(stage) ?? { n: 0, computed: 0, seconds: 0 };
-      const mean = seen.computed ? seen.seconds / seen.computed : overall;
-      left += Math.max(0, planned - seen.n) * mean;
+      const remaining = Math.max(0, planned - seen.n);
+      if (remaining === 0) continue;
+      if (seen.computed) left += remaining * seen.seconds / seen.computed;
+      else if (n) left += remaining * secs / n;
+      else return NaN;
     }
     return left / this.parallel;
   }
