@@ -52,6 +52,8 @@ export interface ExecuteOptions {
   failFast?: boolean;
   reporter: Reporter;
   sink?: ResultsSink | null;
+  /** How often buffered results are written to the sink (default 5000 ms). */
+  flushEveryMs?: number;
 }
 
 /** Final state of one sweep point. */
@@ -148,7 +150,7 @@ export async function execute(
       await sink.upsertRun(runRecord(point, "running", startedAt));
     }
   }
-  const ingest = new Ingest(sink);
+  const ingest = new Ingest(sink, opts.flushEveryMs ?? 5000);
   const pool = (opts.jobs ?? 1) > 1 ? new WorkerPool(opts.jobs!, opts.registryModule) : null;
   let stop = false;
 
@@ -462,7 +464,7 @@ class Ingest {
   #rows = new Map<string, { file: string; extra: RowExtra }[]>();
   #rowFiles = 0;
   #lastFlush = performance.now();
-  constructor(private sink: ResultsSink | null) {}
+  constructor(private sink: ResultsSink | null, private flushEveryMs: number) {}
 
   async add(n: InstanceNode, m: Manifest, dir: string, cached: boolean) {
     if (!this.sink) return;
@@ -495,7 +497,7 @@ class Ingest {
         this.#rowFiles++;
       }
     }
-    const due = performance.now() - this.#lastFlush > 5000;
+    const due = performance.now() - this.#lastFlush > this.flushEveryMs;
     if (
       due || this.#metrics.length > 20000 || this.#instances.length > 2000 ||
       this.#rowFiles > 500
@@ -507,12 +509,17 @@ class Ingest {
   async flush() {
     this.#lastFlush = performance.now();
     if (!this.sink) return;
-    if (this.#metrics.length) await this.sink.appendMetrics(this.#metrics);
-    if (this.#instances.length) await this.sink.appendInstances(this.#instances);
-    for (const [table, items] of this.#rows) await this.sink.appendRowFiles(table, items);
+    // Take the buffers first: with parallel jobs, rows added while this
+    // flush awaits the database go to the next flush instead of being lost.
+    const metrics = this.#metrics;
+    const instances = this.#instances;
+    const rows = this.#rows;
     this.#metrics = [];
     this.#instances = [];
-    this.#rows.clear();
+    this.#rows = new Map();
     this.#rowFiles = 0;
+    if (metrics.length) await this.sink.appendMetrics(metrics);
+    if (instances.length) await this.sink.appendInstances(instances);
+    for (const [table, items] of rows) await this.sink.appendRowFiles(table, items);
   }
 }

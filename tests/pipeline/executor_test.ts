@@ -212,3 +212,27 @@ Deno.test("parallel jobs produce the same entries as a sequential run", async ()
   const keys = (s: typeof seq) => s.details.map((d) => d.key).sort();
   assert.deepEqual(keys(par), keys(seq));
 });
+
+Deno.test("parallel jobs lose no results while buffers are flushed to DuckDB", async () => {
+  const text = TOY + `sweep:\n  grid: { probe.factor: [0.5, 2, 3, 4] }\n`;
+  const dir = Deno.makeTempDirSync();
+  const store = await ResultsStore.open(dir);
+  try {
+    const r = await execute(
+      plan(text).points,
+      opts(dir, {
+        jobs: 2,
+        registryModule: new URL("../fixtures/toy_stages.ts", import.meta.url).href,
+        sink: store,
+        flushEveryMs: 0, // flush after every instance: flushes overlap new results
+      }),
+    );
+    assert.equal(r.failed, 0);
+    // 4 runs × 10 instances, one "value" metric each; 6 trace rows per run.
+    assert.deepEqual((await store.query("select count(*) from metrics")).rows, [[40]]);
+    assert.deepEqual((await store.query("select count(*) from instances")).rows, [[40]]);
+    assert.deepEqual((await store.query("select count(*) from trace")).rows, [[24]]);
+  } finally {
+    await store.close();
+  }
+});
