@@ -38,7 +38,6 @@ abstract class CountingReporter implements Reporter {
   protected total = 0;
   protected finished = 0;
   protected cached = 0;
-  protected computedSeconds = 0;
   protected computed = 0;
   protected t0 = performance.now();
 
@@ -52,10 +51,7 @@ abstract class CountingReporter implements Reporter {
     this.finished++;
     this.see(label, cached, seconds);
     if (cached) this.cached++;
-    else {
-      this.computed++;
-      this.computedSeconds += seconds;
-    }
+    else this.computed++;
   }
   failed(label: string, _message: string): void {
     this.finished++;
