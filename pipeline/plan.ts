@@ -160,8 +160,8 @@ function unrollPoint(
       if (stageRunsAt(spec.every, t, steps)) get(spec, t);
     }
   }
-  // Nodes were pushed in dependency order (deps are resolved first).
-  return runNodes.sort((a, b) => all.indexOf(a) - all.indexOf(b));
+  // Already in dependency order: `get` resolves deps before pushing a node.
+  return runNodes;
 }
 
 function resolveRef(
