@@ -8,15 +8,31 @@
  * WebGPU is refused on software (fallback) adapters such as Mesa's llvmpipe,
  * which are ~10× slower than wasm (see shared/docs/engine-notes.md §3–4, §7).
  *
+ * "onnx" keeps the model, optimizer and loss in tfjs (on wasm) but runs the
+ * network itself — forward, backward and KV-cached decoding — on
+ * onnxruntime (./onnx/), several times faster on CPU.
+ *
  * @module
  */
 
 import * as tf from "@tensorflow/tfjs";
 
 /** The backends the lab supports. */
-export type BackendName = "wasm" | "cpu" | "webgpu";
+export type BackendName = "wasm" | "cpu" | "webgpu" | "onnx";
 
-const registered = new Set<BackendName>(["cpu"]); // the tfjs union registers cpu
+/** All backend names, for validation and help texts. */
+export const BACKENDS: readonly BackendName[] = ["wasm", "cpu", "webgpu", "onnx"];
+
+type TfBackend = Exclude<BackendName, "onnx">;
+
+const registered = new Set<TfBackend>(["cpu"]); // the tfjs union registers cpu
+
+let onnxActive = false;
+
+/** True when the network runs on onnxruntime (backend "onnx"). */
+export function usingOnnx(): boolean {
+  return onnxActive;
+}
 
 /**
  * Activates a tfjs backend, registering it first when needed.
@@ -25,12 +41,15 @@ const registered = new Set<BackendName>(["cpu"]); // the tfjs union registers cp
  * the backend cannot be initialised (tfjs itself would fall back silently), and
  * for webgpu when the only adapter is a software fallback or there is none.
  */
-export async function useBackend(name: BackendName): Promise<void> {
-  if (name !== "wasm" && name !== "cpu" && name !== "webgpu") {
+export async function useBackend(requested: BackendName): Promise<void> {
+  if (!BACKENDS.includes(requested)) {
     throw new Error(
-      `Unknown backend "${name}": expected "wasm", "cpu" or "webgpu"`,
+      `Unknown backend "${requested}": expected one of ${BACKENDS.map((b) => `"${b}"`).join(", ")}`,
     );
   }
+  onnxActive = requested === "onnx";
+  if (onnxActive) await import("./onnx/engine.ts"); // loads onnxruntime now, failing early
+  const name: TfBackend = requested === "onnx" ? "wasm" : requested;
   // getBackend() alone can name a backend whose initialisation failed.
   if (tf.getBackend() === name && tf.findBackend(name) != null) return;
 

@@ -28,6 +28,8 @@ import {
   samplingWeights,
   selectCacheRows,
 } from "./gpt.ts";
+import { usingOnnx } from "./backend.ts";
+import { OnnxDecoder } from "./onnx/engine.ts";
 
 /** Sampling options. */
 export interface SampleOptions {
@@ -61,11 +63,13 @@ export interface SampledSequence {
 }
 
 /**
- * Samples one response per prompt. Prompts of equal length are batched
- * together (no padding, so no attention masks beyond the causal one); all
- * sequences of a batch step together, and finished ones are dropped from the
- * batch and its KV cache. A sequence stops at EOS, after `maxNewTokens`, or
- * when prompt + response fills the context. Results are in prompt order.
+ * Samples one response per prompt. On tfjs backends, prompts of equal
+ * length are batched together (no padding, so no attention masks beyond the
+ * causal one); on "onnx", prompts of any lengths share a batch (per-row
+ * masks). All sequences of a batch step together, and finished ones are
+ * dropped from the batch and its KV cache. A sequence stops at EOS, after
+ * `maxNewTokens`, or when prompt + response fills the context. Results are
+ * in prompt order.
  */
 export async function sample(
   model: Gpt,
@@ -91,26 +95,82 @@ export async function sample(
   });
 
   const results: SampledSequence[] = new Array(prompts.length);
-  const byLength = new Map<number, number[]>();
+  const onnx = usingOnnx();
+  const groups = new Map<number, number[]>();
   prompts.forEach((p, i) => {
-    const group = byLength.get(p.length) ?? [];
+    const key = onnx ? 0 : p.length;
+    const group = groups.get(key) ?? [];
     group.push(i);
-    byLength.set(p.length, group);
+    groups.set(key, group);
   });
   const maxBatch = opts.batchSize ?? Infinity;
-  for (const group of byLength.values()) {
+  for (const group of groups.values()) {
     for (let s = 0; s < group.length; s += maxBatch) {
       const ids = group.slice(s, s + maxBatch);
-      const out = await sampleBatch(
-        model,
-        ids.map((i) => prompts[i]),
-        ids,
-        opts,
-      );
-      ids.forEach((id, j) => results[id] = out[j]);
+      const batch = ids.map((i) => prompts[i]);
+      const stepper = onnx ? onnxStepper(model) : tfjsStepper(model);
+      try {
+        const out = await sampleBatch(stepper, model, batch, ids, opts);
+        ids.forEach((id, j) => results[id] = out[j]);
+      } finally {
+        stepper.dispose();
+      }
     }
   }
   return results;
+}
+
+/**
+ * One batch's network, stepped by `sampleBatch`: `start` feeds the prompts,
+ * `step` one token per active row; both return each row's next-token logits
+ * [rows, V]; `keep` drops finished rows.
+ */
+interface Stepper {
+  start(prompts: number[][]): Promise<Float32Array>;
+  step(tokens: number[]): Promise<Float32Array>;
+  keep(rows: number[]): void;
+  dispose(): void;
+}
+
+/** The tfjs network with a tensor KV cache (equal-length prompts only). */
+function tfjsStepper(model: Gpt): Stepper {
+  const { vocabSize } = model.config;
+  const weights = samplingWeights(model);
+  let cache: KvCache | null = null;
+  const run = async (input: tf.Tensor2D): Promise<Float32Array> => {
+    const step = forwardCached(model, input, cache, weights);
+    disposeCache(cache);
+    input.dispose();
+    cache = step.cache;
+    const [b, t] = step.logits.shape;
+    const last = tf.tidy(() =>
+      tf.reshape(tf.slice(step.logits, [0, t - 1, 0], [b, 1, vocabSize]), [b, vocabSize])
+    );
+    step.logits.dispose();
+    const data = await last.data() as Float32Array;
+    last.dispose();
+    return data;
+  };
+  return {
+    start: (prompts) => run(tf.tensor2d(prompts, [prompts.length, prompts[0].length], "int32")),
+    step: (tokens) => run(tf.tensor2d(tokens, [tokens.length, 1], "int32")),
+    keep: (rows) => cache = selectCacheRows(cache!, rows),
+    dispose: () => {
+      disposeCache(cache);
+      disposeSamplingWeights(weights);
+    },
+  };
+}
+
+/** The onnxruntime network (backend "onnx"; prompts of any lengths). */
+function onnxStepper(model: Gpt): Stepper {
+  const decoder = new OnnxDecoder(model);
+  return {
+    start: (prompts) => Promise.resolve(decoder.start(prompts)),
+    step: (tokens) => Promise.resolve(decoder.step(tokens)),
+    keep: (rows) => decoder.keep(rows),
+    dispose: () => {},
+  };
 }
 
 function validateOptions(opts: SampleOptions): void {
@@ -131,15 +191,15 @@ function validateOptions(opts: SampleOptions): void {
   }
 }
 
-/** Samples a batch of equal-length prompts, stepping them together. */
+/** Samples a batch of prompts, stepping them together. */
 async function sampleBatch(
+  stepper: Stepper,
   model: Gpt,
   prompts: number[][],
   seqIds: number[],
   opts: SampleOptions,
 ): Promise<SampledSequence[]> {
   const { vocabSize, contextLength } = model.config;
-  const promptLen = prompts[0].length;
   const out: SampledSequence[] = prompts.map(() => ({
     tokens: [],
     logprobs: [],
@@ -151,62 +211,37 @@ async function sampleBatch(
   const probs = new Float64Array(vocabSize);
 
   let active = prompts.map((_, i) => i); // rows of the batch still sampling
-  let input = tf.tensor2d(prompts, [prompts.length, promptLen], "int32");
-  let cache: KvCache | null = null;
-  const weights = samplingWeights(model);
-  try {
-    while (true) {
-      const step = forwardCached(model, input, cache, weights);
-      disposeCache(cache);
-      input.dispose();
-      cache = step.cache;
-      const t = step.logits.shape[1];
-      const last = tf.tidy(() =>
-        tf.reshape(
-          tf.slice(step.logits, [0, t - 1, 0], [active.length, 1, vocabSize]),
-          [active.length, vocabSize],
-        )
+  let data = await stepper.start(prompts);
+  while (true) {
+    const next: number[] = [];
+    const stillActive: number[] = [];
+    const keepRows: number[] = [];
+    active.forEach((row, r) => {
+      const seq = out[row];
+      const pick = chooseToken(
+        data.subarray(r * vocabSize, (r + 1) * vocabSize),
+        opts,
+        rngs[row],
+        probs,
       );
-      step.logits.dispose();
-      const data = await last.data() as Float32Array;
-      last.dispose();
-
-      const next: number[] = [];
-      const stillActive: number[] = [];
-      const keepRows: number[] = [];
-      active.forEach((row, r) => {
-        const seq = out[row];
-        const pick = chooseToken(
-          data.subarray(r * vocabSize, (r + 1) * vocabSize),
-          opts,
-          rngs[row],
-          probs,
-        );
-        seq.tokens.push(pick.token);
-        seq.logprobs.push(pick.logprob);
-        seq.entropy.push(pick.entropy);
-        if (pick.token === opts.eosId) seq.stopReason = "eos";
-        else if (promptLen + seq.tokens.length >= contextLength) {
-          seq.stopReason = "context";
-        } else if (seq.tokens.length >= opts.maxNewTokens) {
-          seq.stopReason = "length";
-        } else {
-          stillActive.push(row);
-          keepRows.push(r);
-          next.push(pick.token);
-          return;
-        }
-      });
-      if (stillActive.length === 0) break;
-      if (stillActive.length < active.length) {
-        cache = selectCacheRows(cache, keepRows);
+      seq.tokens.push(pick.token);
+      seq.logprobs.push(pick.logprob);
+      seq.entropy.push(pick.entropy);
+      if (pick.token === opts.eosId) seq.stopReason = "eos";
+      else if (prompts[row].length + seq.tokens.length >= contextLength) {
+        seq.stopReason = "context";
+      } else if (seq.tokens.length >= opts.maxNewTokens) {
+        seq.stopReason = "length";
+      } else {
+        stillActive.push(row);
+        keepRows.push(r);
+        next.push(pick.token);
       }
-      active = stillActive;
-      input = tf.tensor2d(next, [next.length, 1], "int32");
-    }
-  } finally {
-    disposeCache(cache);
-    disposeSamplingWeights(weights);
+    });
+    if (stillActive.length === 0) break;
+    if (stillActive.length < active.length) stepper.keep(keepRows);
+    active = stillActive;
+    data = await stepper.step(next);
   }
   return out;
 }

@@ -14,6 +14,8 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { type Gpt, logits, namedParameters } from "./gpt.ts";
+import { usingOnnx } from "./backend.ts";
+import { onnxGradients, onnxLogits, weightFeeds } from "./onnx/engine.ts";
 
 /** Padding token id used to right-pad ragged batches. */
 export const PAD_ID = 0;
@@ -150,23 +152,73 @@ export class Adam {
 // ---------------------------------------------------------------------------
 // Shared pieces
 
-/** Log-probs [B, T] of `targets` and the full log-distribution [B, T, V]. */
-function tokenLogprobs(
-  model: Gpt,
-  inputs: tf.Tensor2D,
+/** Token ids of a batch: int32 [B, T] row-major. */
+interface TokenBatch {
+  inputs: Int32Array;
+  b: number;
+  t: number;
+}
+
+/**
+ * Log-probs [B, T] of `targets` and the full log-distribution [B, T, V]
+ * under softmax(logits / temperature).
+ */
+function logprobsOf(
+  z: tf.Tensor,
   targets: tf.Tensor2D,
   temperature: number,
 ): { logp: tf.Tensor; logpAll: tf.Tensor } {
-  const z = logits(model, inputs);
   const logpAll = tf.logSoftmax(temperature === 1 ? z : tf.div(z, temperature));
   // One-hot as int32 then cast: wasm's float32 OneHot is broken (see gpt.ts).
-  const oneHot = tf.cast(tf.oneHot(targets, model.config.vocabSize), "float32");
+  const oneHot = tf.cast(tf.oneHot(targets, z.shape[2]!), "float32");
   return { logp: tf.sum(tf.mul(logpAll, oneHot), -1), logpAll };
+}
+
+/** Logits [B, T, V] of a batch without gradient, on the active engine. */
+function forwardLogits(model: Gpt, batch: TokenBatch): tf.Tensor3D {
+  const { inputs, b, t } = batch;
+  if (usingOnnx()) {
+    return tf.tensor3d(onnxLogits(model, inputs, b, t), [b, t, model.config.vocabSize]);
+  }
+  return tf.tidy(() => logits(model, tf.tensor2d(inputs, [b, t], "int32")));
 }
 
 /** Entropy (nats) [B, T] of each position's distribution. */
 function entropyOf(logpAll: tf.Tensor): tf.Tensor {
   return tf.neg(tf.sum(tf.mul(tf.exp(logpAll), logpAll), -1));
+}
+
+/**
+ * Gradients of `lossOfLogits(logits(batch))` for every parameter
+ * (`parameterSpecs` order). tfjs: autodiff through the whole network. onnx:
+ * logits from onnxruntime, d(loss)/d(logits) from tfjs autodiff of the same
+ * loss function, then the network's backward pass on onnxruntime.
+ */
+function lossAndGradients(
+  model: Gpt,
+  batch: TokenBatch,
+  lossOfLogits: (z: tf.Tensor3D) => tf.Scalar,
+): { value: tf.Scalar; grads: tf.Tensor[] } {
+  const params = namedParameters(model).map((p) => p.variable);
+  const { inputs, b, t } = batch;
+  if (!usingOnnx()) {
+    const { value, grads } = tf.variableGrads(
+      () => lossOfLogits(logits(model, tf.tensor2d(inputs, [b, t], "int32"))),
+      params,
+    );
+    return { value, grads: params.map((p) => grads[p.name]) };
+  }
+  const weights = weightFeeds(model);
+  const z = tf.tensor3d(onnxLogits(model, inputs, b, t, weights), [b, t, model.config.vocabSize]);
+  try {
+    const { value, grad } = tf.valueAndGrad(lossOfLogits)(z);
+    const dlogits = grad.dataSync() as Float32Array;
+    grad.dispose();
+    const arrays = onnxGradients(model, inputs, b, t, dlogits, weights);
+    return { value, grads: arrays.map((a, i) => tf.tensor(a, params[i].shape, "float32")) };
+  } finally {
+    z.dispose();
+  }
 }
 
 /**
@@ -176,13 +228,13 @@ function entropyOf(logpAll: tf.Tensor): tf.Tensor {
 function optimize(
   model: Gpt,
   optimizer: Adam,
-  lossFn: () => tf.Scalar,
+  batch: TokenBatch,
+  lossOfLogits: (z: tf.Tensor3D) => tf.Scalar,
   maxGradNorm: number,
   what: string,
 ): { loss: number; gradNorm: number } {
   const params = namedParameters(model).map((p) => p.variable);
-  const { value, grads } = tf.variableGrads(lossFn, params);
-  const ordered = params.map((p) => grads[p.name]);
+  const { value, grads: ordered } = lossAndGradients(model, batch, lossOfLogits);
   try {
     const loss = value.dataSync()[0];
     if (!Number.isFinite(loss)) throw new Error(`${what}: loss is ${loss}`);
@@ -263,10 +315,14 @@ export interface StepResult {
 }
 
 /**
- * Mean next-token cross-entropy (nats) over the masked tokens, as a
- * differentiable scalar (run it under tf.tidy or a gradient function).
+ * A supervised batch laid out for the forward pass, with its loss as a
+ * function of the logits: mean next-token cross-entropy over the masked
+ * tokens.
  */
-export function supervisedLoss(model: Gpt, batch: SupervisedBatch): tf.Scalar {
+function supervisedProblem(
+  model: Gpt,
+  batch: SupervisedBatch,
+): { tokens: TokenBatch; lossOfLogits: (z: tf.Tensor3D) => tf.Scalar } {
   const { tokens, lossMask } = batch;
   if (tokens.length === 0) throw new Error("supervisedLoss: empty batch");
   if (lossMask.length !== tokens.length) {
@@ -300,14 +356,27 @@ export function supervisedLoss(model: Gpt, batch: SupervisedBatch): tf.Scalar {
     throw new Error("supervisedLoss: the loss mask selects no token");
   }
   for (let k = 0; k < weights.length; k++) weights[k] /= count;
-  return tf.tidy(() => {
-    const x = tf.tensor2d(inputs, [b, t], "int32");
-    const y = tf.tensor2d(targets, [b, t], "int32");
-    const { logp } = tokenLogprobs(model, x, y, 1);
-    return tf.neg(
-      tf.sum(tf.mul(logp, tf.tensor2d(weights, [b, t]))),
-    ) as tf.Scalar;
-  });
+  return {
+    tokens: { inputs, b, t },
+    lossOfLogits: (z) =>
+      tf.tidy(() => {
+        const y = tf.tensor2d(targets, [b, t], "int32");
+        const { logp } = logprobsOf(z, y, 1);
+        return tf.neg(tf.sum(tf.mul(logp, tf.tensor2d(weights, [b, t])))) as tf.Scalar;
+      }),
+  };
+}
+
+/**
+ * Mean next-token cross-entropy (nats) over the masked tokens, as a
+ * differentiable scalar of the tfjs model (run it under tf.tidy or a
+ * gradient function).
+ */
+export function supervisedLoss(model: Gpt, batch: SupervisedBatch): tf.Scalar {
+  const { tokens, lossOfLogits } = supervisedProblem(model, batch);
+  return tf.tidy(() =>
+    lossOfLogits(logits(model, tf.tensor2d(tokens.inputs, [tokens.b, tokens.t], "int32")))
+  );
 }
 
 /**
@@ -321,13 +390,8 @@ export function supervisedStep(
   batch: SupervisedBatch,
   opts: { maxGradNorm?: number } = {},
 ): StepResult {
-  return optimize(
-    model,
-    optimizer,
-    () => supervisedLoss(model, batch),
-    opts.maxGradNorm ?? 1,
-    "supervisedStep",
-  );
+  const { tokens, lossOfLogits } = supervisedProblem(model, batch);
+  return optimize(model, optimizer, tokens, lossOfLogits, opts.maxGradNorm ?? 1, "supervisedStep");
 }
 
 // ---------------------------------------------------------------------------
@@ -441,14 +505,14 @@ export function rlStep(
   const { b, t, mask, count } = layout;
   const weights = aggregationWeights(layout, lossAgg, opts.lossScaleFactor);
 
-  const x = tf.tensor2d(layout.inputs, [b, t], "int32");
+  const tokens: TokenBatch = { inputs: layout.inputs, b, t };
   const y = tf.tensor2d(layout.targets, [b, t], "int32");
   const maskT = tf.tensor2d(mask, [b, t]);
   const advT = tf.tensor2d(layout.advantages, [b, t]);
   const oldT = tf.tensor2d(layout.oldLogprobs, [b, t]);
   const wT = tf.tensor2d(weights, [b, t]);
   const refT = batch.refModel
-    ? tf.tidy(() => tokenLogprobs(batch.refModel!, x, y, temperature).logp)
+    ? tf.tidy(() => logprobsOf(forwardLogits(batch.refModel!, tokens), y, temperature).logp)
     : null;
   const kept: tf.Tensor[] = [];
   const keep = <T extends tf.Tensor>(v: T): T => {
@@ -459,8 +523,9 @@ export function rlStep(
     const { loss, gradNorm } = optimize(
       model,
       optimizer,
-      () => {
-        const { logp, logpAll } = tokenLogprobs(model, x, y, temperature);
+      tokens,
+      (z) => {
+        const { logp, logpAll } = logprobsOf(z, y, temperature);
         const logRatio = tf.clipByValue(
           tf.mul(tf.sub(logp, oldT), maskT),
           -20,
@@ -520,7 +585,7 @@ export function rlStep(
       tokens: count,
     };
   } finally {
-    tf.dispose([x, y, maskT, advT, oldT, wT, ...kept]);
+    tf.dispose([y, maskT, advT, oldT, wT, ...kept]);
     if (refT) refT.dispose();
   }
 }
@@ -704,9 +769,9 @@ export function sequenceLogprobs(
     }, "sequenceLogprobs");
     const { b, t } = layout;
     const [lp, ent] = tf.tidy(() => {
-      const x = tf.tensor2d(layout.inputs, [b, t], "int32");
       const y = tf.tensor2d(layout.targets, [b, t], "int32");
-      const { logp, logpAll } = tokenLogprobs(model, x, y, temperature);
+      const z = forwardLogits(model, { inputs: layout.inputs, b, t });
+      const { logp, logpAll } = logprobsOf(z, y, temperature);
       return [logp, entropyOf(logpAll)];
     });
     const lpData = lp.dataSync() as Float32Array;

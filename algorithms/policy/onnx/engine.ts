@@ -1,0 +1,268 @@
+/**
+ * The GPT's compute on onnxruntime (the "onnx" backend): logits, parameter
+ * gradients and KV-cached decoding, with the weights read from the tfjs
+ * model's variables on every call (so the model, its optimizer and its
+ * checkpoints stay in tfjs). Sessions are built once per model shape and
+ * thread, from the graphs in gpt_graphs.ts.
+ *
+ * Why: tfjs-wasm runs batched matmuls (all of attention) in a scalar loop
+ * and reaches ~5% of this CPU's peak; onnxruntime's MLAS kernels run the
+ * same network 5–10× faster (README, "Performance").
+ *
+ * @module
+ */
+
+import { type Gpt, type GptConfig, namedParameters, parameterSpecs } from "../gpt.ts";
+import { gradientGraph, gradName, inferenceGraph } from "./gpt_graphs.ts";
+import { OrtSession, type OrtTensor } from "./runtime.ts";
+
+/** Additive mask value for keys a query must not see (finite: no inf − inf). */
+const MASKED = -1e9;
+
+interface Sessions {
+  infer?: OrtSession;
+  decode?: OrtSession;
+  grad?: OrtSession;
+}
+
+const sessions = new Map<string, Sessions>();
+
+function sessionsFor(config: GptConfig): Sessions {
+  const key = JSON.stringify(config);
+  let s = sessions.get(key);
+  if (!s) sessions.set(key, s = {});
+  return s;
+}
+
+function inferSession(config: GptConfig): OrtSession {
+  const s = sessionsFor(config);
+  return s.infer ??= new OrtSession(inferenceGraph(config, false));
+}
+
+function decodeSession(config: GptConfig): OrtSession {
+  const s = sessionsFor(config);
+  return s.decode ??= new OrtSession(inferenceGraph(config, true));
+}
+
+function gradSession(config: GptConfig): OrtSession {
+  const s = sessionsFor(config);
+  return s.grad ??= new OrtSession(gradientGraph(config));
+}
+
+/** A model's weights as session feeds (a snapshot: re-read after an update). */
+export type WeightFeeds = Record<string, OrtTensor>;
+
+/** Snapshots the model's weights for `onnxLogits` / `onnxGradients` / `OnnxDecoder`. */
+export function weightFeeds(model: Gpt): WeightFeeds {
+  const feeds: WeightFeeds = {};
+  for (const { name, variable } of namedParameters(model)) {
+    feeds[name] = { data: variable.dataSync() as Float32Array, dims: variable.shape };
+  }
+  return feeds;
+}
+
+const causalMasks = new Map<number, OrtTensor>();
+
+/** The [1, 1, T, T] causal mask and [1, T] positions 0..T-1 of a fresh sequence. */
+function freshSequence(t: number): { mask: OrtTensor; positions: OrtTensor } {
+  let mask = causalMasks.get(t);
+  if (!mask) {
+    const data = new Float32Array(t * t);
+    for (let i = 0; i < t; i++) data.fill(MASKED, i * t + i + 1, (i + 1) * t);
+    causalMasks.set(t, mask = { data, dims: [1, 1, t, t] });
+  }
+  const positions = { data: Int32Array.from({ length: t }, (_, i) => i), dims: [1, t] };
+  return { mask, positions };
+}
+
+function checkContext(config: GptConfig, t: number): void {
+  if (t > config.contextLength) {
+    throw new Error(`Sequence of ${t} tokens exceeds the context length ${config.contextLength}`);
+  }
+}
+
+/** Next-token logits [B, T, V] (flat) of int token ids [B, T] (flat, row-major). */
+export function onnxLogits(
+  model: Gpt,
+  tokens: Int32Array,
+  b: number,
+  t: number,
+  weights: WeightFeeds = weightFeeds(model),
+): Float32Array {
+  checkContext(model.config, t);
+  const feeds = { ...weights, ...freshSequence(t), tokens: { data: tokens, dims: [b, t] } };
+  return inferSession(model.config).run(feeds, ["logits"]).logits.data as Float32Array;
+}
+
+/**
+ * Gradients of a loss with respect to every parameter (`parameterSpecs`
+ * order) given d(loss)/d(logits) [B, T, V] for int token ids [B, T].
+ */
+export function onnxGradients(
+  model: Gpt,
+  tokens: Int32Array,
+  b: number,
+  t: number,
+  dlogits: Float32Array,
+  weights: WeightFeeds = weightFeeds(model),
+): Float32Array[] {
+  const { config } = model;
+  checkContext(config, t);
+  const session = gradSession(config);
+  const names = parameterSpecs(config).map((s) => s.name);
+  const out = session.run({
+    ...weights,
+    ...freshSequence(t),
+    tokens: { data: tokens, dims: [b, t] },
+    dlogits: { data: dlogits, dims: [b, t, config.vocabSize] },
+  }, names.map(gradName));
+  return names.map((name) => {
+    const g = out[gradName(name)].data as Float32Array;
+    if (name !== "pos_emb") return g;
+    const padded = new Float32Array(config.contextLength * config.dModel); // unused positions: 0
+    padded.set(g);
+    return padded;
+  });
+}
+
+/**
+ * Incremental decoding with a KV cache kept in JS buffers [rows, H, C, d/H]
+ * per layer (C = context length). Each step feeds the whole cache with a
+ * per-row mask and gets back only the new keys/values, which is far cheaper
+ * than exporting the grown cache every step. Rows may have prompts of
+ * different lengths: each row has its own position.
+ */
+export class OnnxDecoder {
+  readonly #config: GptConfig;
+  readonly #weights: WeightFeeds;
+  #rows: number;
+  #cache: Float32Array[]; // k0, v0, k1, v1, …
+  #pos: Int32Array; // next position per row
+
+  /** A decoder over a snapshot of the model's weights. */
+  constructor(model: Gpt, weights: WeightFeeds = weightFeeds(model)) {
+    this.#config = model.config;
+    this.#weights = weights;
+    this.#rows = 0;
+    this.#cache = [];
+    this.#pos = new Int32Array(0);
+  }
+
+  /**
+   * Feeds the prompts (any lengths ≥ 1, right-padded internally) and returns
+   * each row's next-token logits [rows, V] (flat).
+   */
+  start(prompts: number[][]): Float32Array {
+    const { vocabSize: v, nLayers, nHeads: h, dModel: d, contextLength: c } = this.#config;
+    const hd = d / h;
+    const b = prompts.length;
+    const t = Math.max(...prompts.map((p) => p.length));
+    checkContext(this.#config, t);
+    const tokens = new Int32Array(b * t);
+    prompts.forEach((p, i) => tokens.set(p, i * t));
+    const feeds: Record<string, OrtTensor> = {
+      ...this.#weights,
+      ...freshSequence(t),
+      tokens: { data: tokens, dims: [b, t] },
+    };
+    const empty = { data: new Float32Array(0), dims: [b, h, 0, hd] };
+    for (let l = 0; l < nLayers; l++) feeds[`past_k${l}`] = feeds[`past_v${l}`] = empty;
+    const out = decodeSession(this.#config).run(feeds);
+    this.#rows = b;
+    this.#cache = [];
+    for (let l = 0; l < nLayers; l++) {
+      for (const kind of ["k", "v"]) {
+        const buf = new Float32Array(b * h * c * hd);
+        writeRows(buf, out[`new_${kind}${l}`].data as Float32Array, b * h, t, c, hd, null);
+        this.#cache.push(buf);
+      }
+    }
+    this.#pos = Int32Array.from(prompts, (p) => p.length);
+    const logits = out.logits.data as Float32Array;
+    const last = new Float32Array(b * v);
+    prompts.forEach((p, i) =>
+      last.set(logits.subarray((i * t + p.length - 1) * v, (i * t + p.length) * v), i * v)
+    );
+    return last;
+  }
+
+  /** Feeds one token per row and returns the next-token logits [rows, V]. */
+  step(next: number[]): Float32Array {
+    const { nLayers, nHeads: h, dModel: d, contextLength: c } = this.#config;
+    const hd = d / h;
+    const b = this.#rows;
+    if (next.length !== b) throw new Error(`OnnxDecoder.step: ${next.length} tokens for ${b} rows`);
+    for (const p of this.#pos) checkContext(this.#config, p + 1);
+    // Keys: the cache's C slots (row i's first pos[i] are real), then the new token.
+    const mask = new Float32Array(b * (c + 1));
+    for (let i = 0; i < b; i++) mask.fill(MASKED, i * (c + 1) + this.#pos[i], i * (c + 1) + c);
+    const feeds: Record<string, OrtTensor> = {
+      ...this.#weights,
+      tokens: { data: Int32Array.from(next), dims: [b, 1] },
+      positions: { data: this.#pos.slice(), dims: [b, 1] },
+      mask: { data: mask, dims: [b, 1, 1, c + 1] },
+    };
+    for (let l = 0; l < nLayers; l++) {
+      feeds[`past_k${l}`] = { data: this.#cache[2 * l], dims: [b, h, c, hd] };
+      feeds[`past_v${l}`] = { data: this.#cache[2 * l + 1], dims: [b, h, c, hd] };
+    }
+    const out = decodeSession(this.#config).run(feeds);
+    for (let l = 0; l < nLayers; l++) {
+      writeRows(
+        this.#cache[2 * l],
+        out[`new_k${l}`].data as Float32Array,
+        b * h,
+        1,
+        c,
+        hd,
+        this.#pos,
+        h,
+      );
+      writeRows(
+        this.#cache[2 * l + 1],
+        out[`new_v${l}`].data as Float32Array,
+        b * h,
+        1,
+        c,
+        hd,
+        this.#pos,
+        h,
+      );
+    }
+    for (let i = 0; i < b; i++) this.#pos[i]++;
+    return out.logits.data as Float32Array;
+  }
+
+  /** Keeps only the given rows (indices into the current rows, ascending). */
+  keep(rows: number[]): void {
+    const { nHeads: h, dModel: d, contextLength: c } = this.#config;
+    const rowSize = h * c * (d / h);
+    this.#cache = this.#cache.map((buf) => {
+      const out = new Float32Array(rows.length * rowSize);
+      rows.forEach((r, i) => out.set(buf.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
+      return out;
+    });
+    this.#pos = Int32Array.from(rows, (r) => this.#pos[r]);
+    this.#rows = rows.length;
+  }
+}
+
+/**
+ * Copies new keys/values [B·H, T, hd] into a cache [B·H, C, hd]: at positions
+ * 0..T-1, or (T = 1) at each row's position `pos[row]` (row = index / heads).
+ */
+function writeRows(
+  cache: Float32Array,
+  src: Float32Array,
+  bh: number,
+  t: number,
+  c: number,
+  hd: number,
+  pos: Int32Array | null,
+  heads = 1,
+): void {
+  for (let r = 0; r < bh; r++) {
+    const at = pos ? pos[Math.floor(r / heads)] : 0;
+    cache.set(src.subarray(r * t * hd, (r + 1) * t * hd), (r * c + at) * hd);
+  }
+}

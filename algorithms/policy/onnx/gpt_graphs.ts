@@ -1,0 +1,321 @@
+/**
+ * The GPT of ../gpt.ts written as ONNX graphs, for onnxruntime:
+ *
+ *  - `inferenceGraph`: logits for new tokens, optionally after cached keys
+ *    and values (sampling, evaluation);
+ *  - `gradientGraph`: the forward pass, then every parameter's gradient from
+ *    d(loss)/d(logits) — the hand-derived backward pass of the same network.
+ *
+ * Weights are graph inputs named as in `parameterSpecs` (so one session
+ * serves every update of a model), tokens are int32 [B, T], `positions`
+ * int32 [B or 1, T] the tokens' positions and `mask` [B or 1, 1, T, S] the
+ * additive attention mask over all S = cached + new keys (per row, so rows
+ * of different lengths share a batch). The math mirrors gpt.ts: pre-LN
+ * blocks, exact (erf) GELU, softmax attention with q scaled by 1/√(d/H),
+ * LayerNorm ε = 1e-5. tests/policy/onnx_test.ts checks values and gradients
+ * against the tfjs implementation.
+ *
+ * @module
+ */
+
+import { DataType } from "./proto.ts";
+import { GraphBuilder } from "./graph.ts";
+import { type GptConfig, parameterSpecs } from "../gpt.ts";
+
+const LN_EPS = 1e-5;
+
+/** Name of a parameter's gradient output. */
+export function gradName(param: string): string {
+  return `grad.${param}`;
+}
+
+function declareWeights(g: GraphBuilder, config: GptConfig): Map<string, string> {
+  const w = new Map<string, string>();
+  for (const spec of parameterSpecs(config)) w.set(spec.name, g.floatInput(spec.name, spec.shape));
+  return w;
+}
+
+/** x·(½(1 + erf(x/√2))): exact GELU, as in gpt.ts. */
+function gelu(g: GraphBuilder, x: string): string {
+  const phi = g.mul(
+    g.add(g.node("Erf", [g.mul(x, g.scalar(Math.SQRT1_2))]), g.scalar(1)),
+    g.scalar(0.5),
+  );
+  return g.mul(x, phi);
+}
+
+/** Forward-pass values the backward pass reads, by name (see LAYER_SAVED). */
+type Activations = Map<string, string>;
+
+/**
+ * Adds the forward pass with a `logits` [B, T, V] output. With `cache`,
+ * reads past keys/values (`past_k{i}`, `past_v{i}`) and outputs
+ * `present_k{i}` / `present_v{i}`. Returns the activations for `backward`.
+ */
+function forward(g: GraphBuilder, config: GptConfig, cache: boolean): Activations {
+  const { dModel: d, nHeads: h, vocabSize: vocab, nLayers } = config;
+  const hd = d / h;
+  const w = declareWeights(g, config);
+  const W = (name: string) => w.get(name)!;
+  const tokens = g.input("tokens", DataType.INT32, ["B", "T"]);
+  const positions = g.input("positions", DataType.INT32, ["PB", "T"]);
+  const mask = g.floatInput("mask", ["MB", 1, "T", "S"]);
+  const bt = g.node("Shape", [tokens]);
+  const headsShape = g.node("Concat", [bt, g.ints([3 * h, hd])], { axis: 0 });
+  const acts: Activations = new Map();
+  const save = (name: string, value: string) => acts.set(name, value);
+
+  const emb = g.add(
+    g.node("Gather", [W("tok_emb"), tokens]),
+    g.node("Gather", [W("pos_emb"), positions]),
+  );
+  let x = g.reshape(emb, [-1, d]);
+  const scale = g.scalar(1 / Math.sqrt(hd));
+  for (let i = 0; i < nLayers; i++) {
+    const p = `h${i}.`;
+    const s = `l${i}.`;
+    save(`${s}x`, x);
+    const [a1, mean1, rstd1] = g.nodeN(
+      "LayerNormalization",
+      [x, W(`${p}ln1.g`), W(`${p}ln1.b`)],
+      3,
+      {
+        axis: -1,
+        epsilon: { float: LN_EPS },
+      },
+    );
+    save(`${s}mean1`, mean1);
+    save(`${s}rstd1`, rstd1);
+    save(`${s}a1`, a1);
+    const qkv = g.gemm(a1, W(`${p}attn.w_qkv`), W(`${p}attn.b_qkv`));
+    const heads = g.transpose(g.reshape(qkv, headsShape), [0, 2, 1, 3]); // [B, 3H, T, hd]
+    const [q, kNew, vNew] = g.nodeN("Split", [heads, g.ints([h, h, h])], 3, { axis: 1 });
+    let k = kNew;
+    let v = vNew;
+    if (cache) {
+      k = g.node("Concat", [g.floatInput(`past_k${i}`, ["B", h, "P", hd]), kNew], { axis: 2 });
+      v = g.node("Concat", [g.floatInput(`past_v${i}`, ["B", h, "P", hd]), vNew], { axis: 2 });
+      g.output(`new_k${i}`, kNew, ["B", h, "T", hd]);
+      g.output(`new_v${i}`, vNew, ["B", h, "T", hd]);
+    }
+    save(`${s}q`, q);
+    save(`${s}k`, k);
+    save(`${s}v`, v);
+    const scores = g.add(g.matmul(g.mul(q, scale), g.transpose(k, [0, 1, 3, 2])), mask);
+    const probs = g.node("Softmax", [scores], { axis: -1 });
+    save(`${s}p`, probs);
+    const ym = g.reshape(g.transpose(g.matmul(probs, v), [0, 2, 1, 3]), [-1, d]);
+    save(`${s}ym`, ym);
+    const x1 = g.add(x, g.gemm(ym, W(`${p}attn.w_o`), W(`${p}attn.b_o`)));
+    save(`${s}x1`, x1);
+    const [a2, mean2, rstd2] = g.nodeN(
+      "LayerNormalization",
+      [x1, W(`${p}ln2.g`), W(`${p}ln2.b`)],
+      3,
+      {
+        axis: -1,
+        epsilon: { float: LN_EPS },
+      },
+    );
+    save(`${s}mean2`, mean2);
+    save(`${s}rstd2`, rstd2);
+    save(`${s}a2`, a2);
+    const hpre = g.gemm(a2, W(`${p}mlp.w_in`), W(`${p}mlp.b_in`));
+    save(`${s}hpre`, hpre);
+    const gact = gelu(g, hpre);
+    save(`${s}gact`, gact);
+    x = g.add(x1, g.gemm(gact, W(`${p}mlp.w_out`), W(`${p}mlp.b_out`)));
+  }
+  save("xf", x);
+  const [af, meanf, rstdf] = g.nodeN("LayerNormalization", [x, W("ln_f.g"), W("ln_f.b")], 3, {
+    axis: -1,
+    epsilon: { float: LN_EPS },
+  });
+  save("meanf", meanf);
+  save("rstdf", rstdf);
+  save("af", af);
+  const logitsShape = g.node("Concat", [bt, g.ints([vocab])], { axis: 0 });
+  g.output("logits", g.reshape(g.matmul(af, W("head")), logitsShape), ["B", "T", vocab]);
+  return acts;
+}
+
+/**
+ * Inference: logits [B, T, V] of `tokens` at `positions`. With `cache`,
+ * also reads past keys/values [B, H, P, d/H] per layer and returns the
+ * concatenated `present_k{i}` / `present_v{i}` (P may be 0).
+ */
+export function inferenceGraph(config: GptConfig, cache: boolean): Uint8Array {
+  const g = new GraphBuilder();
+  forward(g, config, cache);
+  return g.encode();
+}
+
+/**
+ * Gradients: the forward pass, then from `dlogits` [B, T, V] (d(loss)/d(logits),
+ * computed by the caller from this graph's or an inference run's logits)
+ * every parameter's gradient as `grad.<name>`. `grad.pos_emb` covers only
+ * the T positions used ([T, d]); the caller pads it to the context length.
+ * Recomputing the forward pass here costs less than exporting its ~40 MB of
+ * activations to JS and back (measured: ~25 ms per B32×T64 step).
+ */
+export function gradientGraph(config: GptConfig): Uint8Array {
+  const g = new GraphBuilder();
+  const acts = forward(g, config, false);
+  backward(g, config, acts);
+  return g.encode();
+}
+
+/**
+ * LayerNorm backward for y = x̂·g + b, x̂ = (x − mean)·rstd:
+ * dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)), dx̂ = dy ⊙ g; returns dx and
+ * writes the gain and bias gradients as outputs.
+ */
+function layerNormBackward(
+  g: GraphBuilder,
+  dy: string,
+  x: string,
+  mean: string,
+  rstd: string,
+  gain: string,
+  paramPrefix: string,
+  d: number,
+): string {
+  const xHat = g.mul(g.sub(x, mean), rstd);
+  g.reduceSum(g.mul(dy, xHat), [0], 0, gradName(`${paramPrefix}.g`));
+  g.reduceSum(dy, [0], 0, gradName(`${paramPrefix}.b`));
+  g.output(gradName(`${paramPrefix}.g`), gradName(`${paramPrefix}.g`), [d]);
+  g.output(gradName(`${paramPrefix}.b`), gradName(`${paramPrefix}.b`), [d]);
+  const dxHat = g.mul(dy, gain);
+  const centred = g.sub(dxHat, g.meanLast(dxHat));
+  return g.mul(g.sub(centred, g.mul(xHat, g.meanLast(g.mul(dxHat, xHat)))), rstd);
+}
+
+/** Weight and bias gradients of y = a·W + b, and d(loss)/da. */
+function linearBackward(
+  g: GraphBuilder,
+  dy: string,
+  a: string,
+  weight: string,
+  param: string,
+  shape: [number, number],
+  bias?: string,
+): string {
+  g.gemm(a, dy, undefined, 1, 0, gradName(param));
+  g.output(gradName(param), gradName(param), shape);
+  if (bias) {
+    g.reduceSum(dy, [0], 0, gradName(bias));
+    g.output(gradName(bias), gradName(bias), [shape[1]]);
+  }
+  return g.gemm(dy, weight, undefined, 0, 1);
+}
+
+/** Adds the backward pass from input `dlogits` and the forward's activations. */
+function backward(g: GraphBuilder, config: GptConfig, acts: Activations): void {
+  const { dModel: d, nHeads: h, vocabSize: vocab, nLayers } = config;
+  const hidden = d * config.mlpRatio;
+  const hd = d / h;
+  const W = (name: string) => {
+    const spec = parameterSpecs(config).find((s) => s.name === name)!;
+    return g.floatInput(name, spec.shape);
+  };
+  const S = (name: string) => {
+    const value = acts.get(name);
+    if (!value) throw new Error(`gradientGraph: no activation "${name}"`);
+    return value;
+  };
+  const tokens = g.input("tokens", DataType.INT32, ["B", "T"]);
+  const bt = g.node("Shape", [tokens]);
+  const dz = g.reshape(g.floatInput("dlogits", ["B", "T", vocab]), [-1, vocab]);
+  const scale = g.scalar(1 / Math.sqrt(hd));
+  const swap = [0, 1, 3, 2];
+
+  const daf = linearBackward(g, dz, S("af"), W("head"), "head", [d, vocab]);
+  let dx = layerNormBackward(g, daf, S("xf"), S("meanf"), S("rstdf"), W("ln_f.g"), "ln_f", d);
+  for (let i = nLayers - 1; i >= 0; i--) {
+    const p = `h${i}.`;
+    const s = (name: string) => S(`l${i}.${name}`);
+    // x2 = x1 + mlp(LN2(x1))
+    const dgact = linearBackward(
+      g,
+      dx,
+      s("gact"),
+      W(`${p}mlp.w_out`),
+      `${p}mlp.w_out`,
+      [hidden, d],
+      `${p}mlp.b_out`,
+    );
+    const hpre = s("hpre");
+    const cdf = g.mul(
+      g.add(g.node("Erf", [g.mul(hpre, g.scalar(Math.SQRT1_2))]), g.scalar(1)),
+      g.scalar(0.5),
+    );
+    const pdf = g.mul(
+      g.node("Exp", [g.mul(g.mul(hpre, hpre), g.scalar(-0.5))]),
+      g.scalar(1 / Math.sqrt(2 * Math.PI)),
+    );
+    const dhpre = g.mul(dgact, g.add(cdf, g.mul(hpre, pdf)));
+    const da2 = linearBackward(
+      g,
+      dhpre,
+      s("a2"),
+      W(`${p}mlp.w_in`),
+      `${p}mlp.w_in`,
+      [d, hidden],
+      `${p}mlp.b_in`,
+    );
+    const x1 = s("x1");
+    const dx1 = g.add(
+      dx,
+      layerNormBackward(g, da2, x1, s("mean2"), s("rstd2"), W(`${p}ln2.g`), `${p}ln2`, d),
+    );
+    // x1 = x + attn(LN1(x))
+    const dym = linearBackward(
+      g,
+      dx1,
+      s("ym"),
+      W(`${p}attn.w_o`),
+      `${p}attn.w_o`,
+      [d, d],
+      `${p}attn.b_o`,
+    );
+    const headShape = g.node("Concat", [bt, g.ints([h, hd])], { axis: 0 });
+    const dy = g.transpose(g.reshape(dym, headShape), [0, 2, 1, 3]); // [B, H, T, hd]
+    const [q, k, v, probs] = ["q", "k", "v", "p"].map((n) => s(n));
+    const dprobs = g.matmul(dy, g.transpose(v, swap));
+    const dv = g.matmul(g.transpose(probs, swap), dy);
+    const rowDot = g.node("ReduceSum", [g.mul(dprobs, probs), g.ints([-1])], { keepdims: 1 });
+    const dscores = g.mul(probs, g.sub(dprobs, rowDot));
+    const dq = g.mul(g.matmul(dscores, k), scale);
+    const dk = g.mul(g.matmul(g.transpose(dscores, swap), q), scale);
+    const dheads = g.node("Concat", [dq, dk, dv], { axis: 1 }); // [B, 3H, T, hd]
+    const dqkv = g.reshape(g.transpose(dheads, [0, 2, 1, 3]), [-1, 3 * d]);
+    const da1 = linearBackward(
+      g,
+      dqkv,
+      s("a1"),
+      W(`${p}attn.w_qkv`),
+      `${p}attn.w_qkv`,
+      [d, 3 * d],
+      `${p}attn.b_qkv`,
+    );
+    dx = g.add(
+      dx1,
+      layerNormBackward(g, da1, s("x"), s("mean1"), s("rstd1"), W(`${p}ln1.g`), `${p}ln1`, d),
+    );
+  }
+  // Embeddings: x = tok_emb[tokens] + pos_emb[positions].
+  const dx3 = g.reshape(dx, g.node("Concat", [bt, g.ints([d])], { axis: 0 }));
+  g.reduceSum(dx3, [0], 0, gradName("pos_emb"));
+  g.output(gradName("pos_emb"), gradName("pos_emb"), ["T", d]);
+  // int64 ids: ORT's CPU OneHot has no int32-ids / int64-depth / float kernel.
+  const ids = g.node("Cast", [g.reshape(tokens, [-1])], { to: DataType.INT64 });
+  const hot = g.node("OneHot", [
+    ids,
+    g.ints([vocab]),
+    g.node("Constant", [], {
+      value: { floatTensor: Float32Array.of(0, 1), dims: [2] },
+    }),
+  ], { axis: -1 });
+  g.gemm(hot, dx, undefined, 1, 0, gradName("tok_emb"));
+  g.output(gradName("tok_emb"), gradName("tok_emb"), [vocab, d]);
+}

@@ -1,0 +1,112 @@
+/**
+ * onnxruntime-node sessions for the policy graphs.
+ *
+ * Uses the package's synchronous binding (`dist/binding.js`, the object its
+ * public InferenceSession wraps in a Promise + setImmediate per call) so the
+ * training and sampling functions stay synchronous like their tfjs
+ * counterparts. The package version is pinned exactly in package.json.
+ * The CPU binaries ship in the npm tarball; its postinstall only fetches
+ * CUDA ones and is skipped (.npmrc).
+ *
+ * @module
+ */
+
+import { binding, initOrt } from "onnxruntime-node/binding";
+import { Tensor } from "onnxruntime-node";
+
+/** A typed array an ORT tensor can wrap. */
+export type TensorData = Float32Array | Int32Array;
+
+/** A tensor fed to or read from a session. */
+export interface OrtTensor {
+  data: TensorData;
+  dims: number[];
+}
+
+let threads = 0;
+
+/**
+ * Sets the intra-op thread count of sessions created from now on (0 = one
+ * per core, ORT's default). Parallel pipeline workers set 1 each.
+ */
+export function setOrtThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 0) {
+    throw new Error(`ORT threads must be an integer >= 0, got ${n}`);
+  }
+  threads = n;
+}
+
+/** The configured intra-op thread count (0 = one per core). */
+export function ortThreads(): number {
+  return threads;
+}
+
+interface BindingSession {
+  loadModel(buffer: ArrayBuffer, offset: number, length: number, options: object): void;
+  readonly inputMetadata: { name: string }[];
+  readonly outputMetadata: { name: string }[];
+  run(
+    feeds: Record<string, unknown>,
+    fetches: Record<string, null>,
+    options: object,
+  ): Record<string, { data: TensorData; dims: readonly number[] }>;
+  dispose(): void;
+}
+
+let initialised = false;
+
+/** One loaded graph. */
+export class OrtSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly #session: BindingSession;
+
+  /** Loads serialised ONNX model bytes. */
+  constructor(model: Uint8Array) {
+    if (!initialised) {
+      initOrt();
+      initialised = true;
+    }
+    const Session = binding.InferenceSession as unknown as new () => BindingSession;
+    this.#session = new Session();
+    this.#session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {
+      executionProviders: [{ name: "cpu" }],
+      graphOptimizationLevel: "all",
+      executionMode: "sequential",
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      enableCpuMemArena: true,
+      enableMemPattern: false,
+      logSeverityLevel: 3,
+    });
+    this.inputNames = this.#session.inputMetadata.map((m) => m.name);
+    this.outputNames = this.#session.outputMetadata.map((m) => m.name);
+  }
+
+  /**
+   * Runs the graph. `feeds` must hold every input; `outputs` picks what to
+   * fetch (default: all). Returned arrays belong to the caller.
+   */
+  run(
+    feeds: Record<string, OrtTensor>,
+    outputs: readonly string[] = this.outputNames,
+  ): Record<string, OrtTensor> {
+    const inputs: Record<string, unknown> = {};
+    for (const name of this.inputNames) {
+      const t = feeds[name];
+      if (!t) throw new Error(`ORT session: missing input "${name}"`);
+      inputs[name] = new Tensor(t.data instanceof Int32Array ? "int32" : "float32", t.data, t.dims);
+    }
+    const fetches: Record<string, null> = {};
+    for (const name of outputs) fetches[name] = null;
+    const out = this.#session.run(inputs, fetches, {});
+    const result: Record<string, OrtTensor> = {};
+    for (const name of outputs) result[name] = { data: out[name].data, dims: [...out[name].dims] };
+    return result;
+  }
+
+  /** Frees the native session. */
+  dispose(): void {
+    this.#session.dispose();
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * The "onnx" backend (the GPT on onnxruntime, algorithms/policy/onnx/)
+ * against the tfjs implementation on the cpu reference backend. Tolerances:
+ * logits 1e-5 abs; per-parameter gradients 1e-5 × the gradient's max-abs;
+ * step losses 1e-5 abs, gradient norms 1e-5 relative, weights after two
+ * Adam steps within 1e-6 for all but 0.1% of entries (Adam's normalised
+ * step amplifies rounding in near-zero gradient entries); sampling: the same tokens, log-probs and entropies within 1e-4.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { Rng } from "../../algorithms/rng.ts";
+import { type BackendName, useBackend } from "../../algorithms/policy/backend.ts";
+import {
+  DEFAULT_GPT_CONFIG,
+  disposeGpt,
+  type Gpt,
+  type GptConfig,
+  gptFromArrays,
+  logits,
+  namedParameters,
+  parameterSpecs,
+} from "../../algorithms/policy/gpt.ts";
+import { OnnxDecoder, onnxGradients, onnxLogits } from "../../algorithms/policy/onnx/engine.ts";
+import {
+  Adam,
+  rlStep,
+  type RlStepResult,
+  sequenceLogprobs,
+  supervisedStep,
+} from "../../algorithms/policy/train.ts";
+import { sample } from "../../algorithms/policy/sampler.ts";
+import { maxAbsDiff, randomTokens, TINY } from "./helpers.ts";
+
+/** Weight arrays: GPT-2 init for the default config, large N(0, 0.3²) for TINY. */
+function weights(config: GptConfig, seed: number, std: number): Float32Array[] {
+  const rng = new Rng(seed);
+  return parameterSpecs(config).map((spec) => {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    const base = spec.init === "ones" ? 1 : 0;
+    return Float32Array.from({ length: n }, () => base + std * rng.normal());
+  });
+}
+
+const CASES: { name: string; config: GptConfig; std: number; b: number; t: number }[] = [
+  { name: "default", config: DEFAULT_GPT_CONFIG, std: 0.02, b: 3, t: 40 },
+  { name: "tiny", config: TINY, std: 0.3, b: 4, t: 12 },
+];
+
+/** Runs `f` on a fresh model with the given weights under `backend`. */
+async function withModel<T>(
+  backend: BackendName,
+  config: GptConfig,
+  arrays: Float32Array[],
+  f: (model: Gpt) => T | Promise<T>,
+): Promise<T> {
+  await useBackend(backend);
+  const model = gptFromArrays(config, arrays.map((a) => a.slice()));
+  try {
+    return await f(model);
+  } finally {
+    disposeGpt(model);
+  }
+}
+
+Deno.test("onnx logits and ragged KV-cache decoding equal tfjs within 1e-5", async () => {
+  for (const { name, config, std, b, t } of CASES) {
+    const arrays = weights(config, 3, std);
+    const tokens = randomTokens(new Rng(5), b, t, config.vocabSize);
+    const flat = Int32Array.from(tokens.flat());
+    const v = config.vocabSize;
+    const ref = await withModel(
+      "cpu",
+      config,
+      arrays,
+      (m) =>
+        tf.tidy(() => logits(m, tf.tensor2d(tokens, [b, t], "int32")).dataSync() as Float32Array),
+    );
+    await withModel("onnx", config, arrays, (m) => {
+      const diff = maxAbsDiff(ref, onnxLogits(m, flat, b, t));
+      assert.ok(diff < 1e-5, `${name}: onnx logits differ by ${diff}`);
+
+      // Row r's prompt is its first 2 + r tokens; then one token per step, with
+      // one row dropped half way, as the sampler does.
+      const decoder = new OnnxDecoder(m);
+      const at = (row: number, pos: number) =>
+        ref.subarray((row * t + pos) * v, (row * t + pos + 1) * v);
+      let rows = tokens.map((_, r) => r);
+      let pos = rows.map((r) => 2 + r);
+      let out = decoder.start(rows.map((r) => tokens[r].slice(0, pos[r])));
+      for (let step = 0;; step++) {
+        rows.forEach((r, i) => {
+          const d = maxAbsDiff(at(r, pos[i] - 1), out.subarray(i * v, (i + 1) * v));
+          assert.ok(d < 1e-5, `${name}: decode row ${r} position ${pos[i] - 1} differs by ${d}`);
+        });
+        if (step === 3 && rows.length > 1) {
+          const keep = rows.map((_, i) => i).filter((i) => i !== 1);
+          decoder.keep(keep);
+          rows = keep.map((i) => rows[i]);
+          pos = keep.map((i) => pos[i]);
+        }
+        const live = rows.map((r, i) => [r, i]).filter(([_, i]) => pos[i] < t);
+        if (live.length < rows.length) {
+          if (live.length === 0) break;
+          decoder.keep(live.map(([_, i]) => i));
+          pos = live.map(([_, i]) => pos[i]);
+          rows = live.map(([r]) => r);
+        }
+        out = decoder.step(rows.map((r, i) => tokens[r][pos[i]]));
+        pos = pos.map((p) => p + 1);
+      }
+    });
+  }
+  await useBackend("cpu");
+});
+
+Deno.test("onnx parameter gradients equal tfjs autodiff within 1e-5 relative", async () => {
+  for (const { name, config, std, b, t } of CASES) {
+    const arrays = weights(config, 4, std);
+    const tokens = randomTokens(new Rng(6), b, t, config.vocabSize);
+    const n = b * t * config.vocabSize;
+    const dlogits = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+    const ref = await withModel("cpu", config, arrays, (m) => {
+      const vars = namedParameters(m).map((p) => p.variable);
+      const w = tf.tensor1d(dlogits);
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf.sum(
+            tf.mul(tf.reshape(logits(m, tf.tensor2d(tokens, [b, t], "int32")), [-1]), w),
+          ) as tf.Scalar,
+        vars,
+      );
+      const out = vars.map((x) => grads[x.name].dataSync() as Float32Array);
+      tf.dispose([w, value, ...Object.values(grads)]);
+      return out;
+    });
+    const got = await withModel(
+      "onnx",
+      config,
+      arrays,
+      (m) => onnxGradients(m, Int32Array.from(tokens.flat()), b, t, dlogits),
+    );
+    parameterSpecs(config).forEach((spec, i) => {
+      const scale = Math.max(...ref[i].map(Math.abs), 1e-6);
+      const diff = maxAbsDiff(ref[i], got[i]);
+      assert.ok(diff < 1e-5 * scale, `${name} ${spec.name}: ${diff} (scale ${scale})`);
+    });
+  }
+  await useBackend("cpu");
+});
+
+/** One rlStep (KL to a reference, entropy bonus, per-sequence aggregation) + a supervised step. */
+async function trainOnce(backend: BackendName, arrays: Float32Array[]) {
+  const cfg = DEFAULT_GPT_CONFIG;
+  const rng = new Rng(41);
+  const tokens = Array.from(
+    { length: 6 },
+    (_, i) => randomTokens(rng, 1, 24 + i, cfg.vocabSize)[0],
+  );
+  const responseStart = tokens.map((_, i) => 6 + i);
+  const advantages = tokens.map((s, i) => s.slice(responseStart[i]).map(() => rng.normal()));
+  const oldLogprobs = tokens.map((s, i) =>
+    s.slice(responseStart[i]).map((_, j) => -Math.log(cfg.vocabSize) + 0.3 * Math.sin(j))
+  );
+  return await withModel(backend, cfg, arrays, async (model) => {
+    const refModel = gptFromArrays(cfg, arrays.map((a) => a.map((x) => x * 0.9)));
+    const adam = new Adam({ lr: 1e-3 });
+    const rl = rlStep(model, adam, { tokens, responseStart, advantages, oldLogprobs, refModel }, {
+      klBeta: 0.1,
+      entropyCoef: 0.01,
+      lossAgg: "seq-mean-token-mean",
+    });
+    const sup = supervisedStep(model, adam, {
+      tokens,
+      lossMask: tokens.map((s) => s.map((_, j) => j >= 3)),
+    });
+    const lp = sequenceLogprobs(model, tokens, responseStart, { temperature: 0.8 });
+    const after = namedParameters(model).map((p) => p.variable.dataSync() as Float32Array);
+    adam.dispose();
+    disposeGpt(refModel);
+    const samples = await sample(model, tokens.map((s, i) => s.slice(0, 3 + (i % 3))), {
+      maxNewTokens: 12,
+      temperature: 0.9,
+      topP: 0.95,
+      eosId: 7,
+      seed: 3,
+    });
+    return { rl, sup, lp, after, samples };
+  });
+}
+
+Deno.test("onnx rlStep, supervisedStep, sequenceLogprobs and sampling equal tfjs (cpu)", async () => {
+  const arrays = weights(DEFAULT_GPT_CONFIG, 8, 0.02);
+  const ref = await trainOnce("cpu", arrays);
+  const got = await trainOnce("onnx", arrays);
+  await useBackend("cpu");
+
+  for (const key of ["loss", "pgLoss", "kl", "entropy", "ratioMean"] as (keyof RlStepResult)[]) {
+    const d = Math.abs(ref.rl[key] - got.rl[key]);
+    assert.ok(d < 1e-5, `rlStep ${key}: ${got.rl[key]} vs ${ref.rl[key]}`);
+  }
+  assert.ok(ref.rl.kl > 0, "the KL term is exercised");
+  assert.ok(
+    Math.abs(ref.rl.gradNorm - got.rl.gradNorm) / ref.rl.gradNorm < 1e-5,
+    "rlStep grad norm",
+  );
+  assert.equal(got.rl.tokens, ref.rl.tokens);
+  assert.ok(
+    Math.abs(ref.sup.loss - got.sup.loss) < 1e-5,
+    `supervised loss ${got.sup.loss} vs ${ref.sup.loss}`,
+  );
+  assert.ok(
+    Math.abs(ref.sup.gradNorm - got.sup.gradNorm) / ref.sup.gradNorm < 1e-5,
+    "supervised grad norm",
+  );
+  // Adam's first steps move every weight by ≈ ±lr whatever the gradient's size,
+  // so a near-zero gradient entry whose sign differs by rounding moves the other
+  // way: count such entries instead of bounding the largest difference.
+  let moved = 0, total = 0;
+  ref.after.forEach((w, i) => {
+    total += w.length;
+    for (let k = 0; k < w.length; k++) if (Math.abs(w[k] - got.after[i][k]) > 1e-6) moved++;
+  });
+  assert.ok(moved / total < 1e-3, `${moved} of ${total} weights differ by > 1e-6 after two steps`);
+  ref.lp.logprobs.forEach((row, i) => {
+    assert.ok(maxAbsDiff(row, got.lp.logprobs[i]) < 1e-5, `sequenceLogprobs row ${i}`);
+    assert.ok(maxAbsDiff(ref.lp.entropy[i], got.lp.entropy[i]) < 1e-5, `entropy row ${i}`);
+  });
+  // Ragged prompts share one onnx batch; tfjs batches them by length.
+  ref.samples.forEach((s, i) => {
+    const o = got.samples[i];
+    assert.deepEqual(o.tokens, s.tokens, `sample ${i} tokens`);
+    assert.equal(o.stopReason, s.stopReason);
+    assert.ok(maxAbsDiff(o.logprobs, s.logprobs) < 1e-4, `sample ${i} log-probs`);
+    assert.ok(maxAbsDiff(o.entropy, s.entropy) < 1e-4, `sample ${i} entropies`);
+  });
+  assert.ok(
+    ref.samples.some((s) => s.stopReason === "eos") ||
+      ref.samples.some((s) => s.tokens.length === 12),
+  );
+});
