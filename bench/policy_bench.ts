@@ -1,9 +1,11 @@
 /**
  * Policy bench: training and KV-cache sampling throughput of the default GPT
- * (DEFAULT_GPT_CONFIG) at batch 32 on wasm and cpu, and on webgpu when a
- * hardware (non-fallback) adapter exists. Shapes follow engine-notes §4:
- * a train step on 32 × 64 token positions (rlStep, Adam), and sampling of 32
- * sequences from 16-token prompts, 48 new tokens each (median of 3 runs).
+ * (DEFAULT_GPT_CONFIG) at batch 32 on onnx (onnxruntime, with 1 thread and
+ * with one per core), wasm and cpu, and on webgpu when a hardware
+ * (non-fallback) adapter exists. Shapes follow engine-notes §4: a train step
+ * on 32 × 64 token positions (rlStep, Adam; median of 3 timed runs), and
+ * sampling of 32 sequences from 16-token prompts, 48 new tokens each (median
+ * of 3 runs). One more onnx row samples the main job's batch: 16 prompts × 8.
  *
  * Run alone: `deno run -A bench/policy_bench.ts`.
  *
@@ -19,6 +21,7 @@ import {
 } from "../algorithms/policy/gpt.ts";
 import { sample } from "../algorithms/policy/sampler.ts";
 import { Adam, rlStep } from "../algorithms/policy/train.ts";
+import { ortThreads, setOrtThreads } from "../algorithms/policy/onnx/runtime.ts";
 import type { BenchRow } from "./types.ts";
 
 const BATCH = 32;
@@ -31,11 +34,17 @@ const PLANS: Record<BackendName, {
   trainTarget?: string;
   sampleTarget?: string;
 }> = {
-  wasm: {
-    trainSteps: 8,
+  onnx: {
+    trainSteps: 10,
     newTokens: 48,
-    trainTarget: "≥15k (issue; 3.2–3.3k before the wasm-specific gradients)",
-    sampleTarget: "≥30k (issue; 7.8–9.3k before)",
+    trainTarget: "≥15k (issue 5; wasm 3.2–3.3k before it)",
+    sampleTarget: "≥30k (issue 5; wasm 7.8–9.3k before it)",
+  },
+  wasm: {
+    trainSteps: 4,
+    newTokens: 48,
+    trainTarget: "tfjs reference (3.2–3.3k before issue 5)",
+    sampleTarget: "tfjs reference (7.8–9.3k before issue 5)",
   },
   cpu: {
     trainSteps: 1,
@@ -55,8 +64,19 @@ function tokens(rng: Rng, rows: number, length: number): number[][] {
   );
 }
 
-/** Train and sample throughput on one backend. */
-async function benchBackend(backend: BackendName): Promise<BenchRow[]> {
+/** Median of `n` timings (seconds) of `f`. */
+async function median(n: number, f: () => unknown): Promise<number> {
+  const runs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await f();
+    runs.push((performance.now() - t0) / 1000);
+  }
+  return runs.sort((a, b) => a - b)[Math.floor(n / 2)];
+}
+
+/** Train and sample throughput on one backend (`label` names the variant). */
+async function benchBackend(backend: BackendName, label: string = backend): Promise<BenchRow[]> {
   const plan = PLANS[backend];
   await useBackend(backend);
   const model = initGpt(DEFAULT_GPT_CONFIG, 0);
@@ -75,15 +95,16 @@ async function benchBackend(backend: BackendName): Promise<BenchRow[]> {
   };
   const adam = new Adam({ lr: 1e-4 });
   rlStep(model, adam, batch); // warm-up (kernel setup, allocation)
-  let t0 = performance.now();
-  for (let i = 0; i < plan.trainSteps; i++) rlStep(model, adam, batch);
-  let seconds = (performance.now() - t0) / 1000;
+  const timed = backend === "cpu" ? 1 : 3;
+  let seconds = await median(timed, () => {
+    for (let i = 0; i < plan.trainSteps; i++) rlStep(model, adam, batch);
+  });
   rows.push({
-    name: `policy train tok/s (rlStep, ${backend}, B32×T64)`,
+    name: `policy train tok/s (rlStep, ${label}, B32×T64)`,
     value: (BATCH * 64 * plan.trainSteps) / seconds,
     unit: "tok/s",
     target: plan.trainTarget,
-    note: `${note}; ${(seconds / plan.trainSteps).toFixed(2)} s/step over ${plan.trainSteps} steps`,
+    note: `${note}; ${(seconds / plan.trainSteps * 1000).toFixed(0)} ms/step, median of ${timed} × ${plan.trainSteps} steps`,
   });
   adam.dispose();
 
@@ -91,15 +112,9 @@ async function benchBackend(backend: BackendName): Promise<BenchRow[]> {
   const prompts = tokens(rng, BATCH, PROMPT);
   const opts = { temperature: 1, topP: 1, eosId: -1, seed: 0 };
   await sample(model, prompts, { ...opts, maxNewTokens: 2 }); // warm-up
-  const runs: number[] = []; // one run is ~0.2 s on wasm: report the median of 3
-  for (let i = 0; i < 3; i++) {
-    t0 = performance.now();
-    await sample(model, prompts, { ...opts, maxNewTokens: plan.newTokens });
-    runs.push((performance.now() - t0) / 1000);
-  }
-  seconds = runs.sort((a, b) => a - b)[1];
+  seconds = await median(3, () => sample(model, prompts, { ...opts, maxNewTokens: plan.newTokens }));
   rows.push({
-    name: `policy sample tok/s (KV cache, ${backend}, B32)`,
+    name: `policy sample tok/s (KV cache, ${label}, B32)`,
     value: (BATCH * plan.newTokens) / seconds,
     unit: "tok/s",
     target: plan.sampleTarget,
@@ -107,6 +122,18 @@ async function benchBackend(backend: BackendName): Promise<BenchRow[]> {
       (seconds * 1000 / plan.newTokens).toFixed(1)
     } ms/step`,
   });
+  if (backend === "onnx") {
+    // The main job's sampling batch: 16 prompts of 9–14 tokens, 8 samples each.
+    const mainPrompts = tokens(rng, 16, 14).flatMap((p, i) => Array(8).fill(p.slice(0, 9 + (i % 6))));
+    const n = mainPrompts.length;
+    seconds = await median(3, () => sample(model, mainPrompts, { ...opts, maxNewTokens: plan.newTokens }));
+    rows.push({
+      name: `policy sample tok/s (KV cache, ${label}, B${n} ragged)`,
+      value: (n * plan.newTokens) / seconds,
+      unit: "tok/s",
+      note: `${note}; 16 prompts of 9–14 tokens × 8 in one batch, ${plan.newTokens} new tokens`,
+    });
+  }
   disposeGpt(model);
   return rows;
 }
@@ -119,9 +146,16 @@ async function hasHardwareGpu(): Promise<boolean> {
   return !!adapter && !adapter.info.isFallbackAdapter;
 }
 
-/** Runs the policy bench: wasm, cpu, and webgpu when a real GPU exists. */
+/** Runs the policy bench: onnx, wasm, cpu, and webgpu when a real GPU exists. */
 export async function bench(): Promise<BenchRow[]> {
-  const rows = [...await benchBackend("wasm"), ...await benchBackend("cpu")];
+  const threads = ortThreads();
+  const rows: BenchRow[] = [];
+  for (const n of [1, navigator.hardwareConcurrency]) {
+    setOrtThreads(n);
+    rows.push(...await benchBackend("onnx", `onnx, ${n} thread${n > 1 ? "s" : ""}`));
+  }
+  setOrtThreads(threads);
+  rows.push(...await benchBackend("wasm"), ...await benchBackend("cpu"));
   if (await hasHardwareGpu()) rows.push(...await benchBackend("webgpu"));
   return rows;
 }

@@ -14,7 +14,7 @@
 
 import { type Gpt, type GptConfig, namedParameters, parameterSpecs } from "../gpt.ts";
 import { gradientGraph, gradName, inferenceGraph } from "./gpt_graphs.ts";
-import { OrtSession, type OrtTensor } from "./runtime.ts";
+import { OrtSession, type OrtTensor, ortThreads } from "./runtime.ts";
 
 /** Additive mask value for keys a query must not see (finite: no inf − inf). */
 const MASKED = -1e9;
@@ -27,8 +27,9 @@ interface Sessions {
 
 const sessions = new Map<string, Sessions>();
 
+/** The sessions of a model shape at the current thread setting. */
 function sessionsFor(config: GptConfig): Sessions {
-  const key = JSON.stringify(config);
+  const key = `${ortThreads()}/${JSON.stringify(config)}`;
   let s = sessions.get(key);
   if (!s) sessions.set(key, s = {});
   return s;
@@ -126,26 +127,32 @@ export function onnxGradients(
 }
 
 /**
- * Incremental decoding with a KV cache kept in JS buffers [rows, H, C, d/H]
+ * Incremental decoding with a KV cache kept in JS buffers [slots, H, C, d/H]
  * per layer (C = context length). Each step feeds the whole cache with a
  * per-row mask and gets back only the new keys/values, which is far cheaper
  * than exporting the grown cache every step. Rows may have prompts of
  * different lengths: each row has its own position.
+ *
+ * Finished rows are dropped lazily: their slots keep computing (on a
+ * dummy token) until fewer than 3/4 of the slots are live, then the cache is
+ * compacted in place — moving the cache on every drop cost more than the
+ * forward pass itself at batch 256.
  */
 export class OnnxDecoder {
   readonly #config: GptConfig;
   readonly #weights: WeightFeeds;
-  #rows: number;
-  #cache: Float32Array[]; // k0, v0, k1, v1, …
-  #pos: Int32Array; // next position per row
+  /** Physical rows (slots) of the cache buffers. */
+  #slots = 0;
+  /** Live row i's slot. */
+  #live: number[] = [];
+  #cache: Float32Array[] = []; // k0, v0, k1, v1, … over #slots rows
+  /** Next position per slot. */
+  #pos = new Int32Array(0);
 
   /** A decoder over a snapshot of the model's weights. */
   constructor(model: Gpt, weights: WeightFeeds = weightFeeds(model)) {
     this.#config = model.config;
     this.#weights = weights;
-    this.#rows = 0;
-    this.#cache = [];
-    this.#pos = new Int32Array(0);
   }
 
   /**
@@ -168,7 +175,8 @@ export class OnnxDecoder {
     const empty = { data: new Float32Array(0), dims: [b, h, 0, hd] };
     for (let l = 0; l < nLayers; l++) feeds[`past_k${l}`] = feeds[`past_v${l}`] = empty;
     const out = decodeSession(this.#config).run(feeds);
-    this.#rows = b;
+    this.#slots = b;
+    this.#live = prompts.map((_, i) => i);
     this.#cache = [];
     for (let l = 0; l < nLayers; l++) {
       for (const kind of ["k", "v"]) {
@@ -186,20 +194,29 @@ export class OnnxDecoder {
     return last;
   }
 
-  /** Feeds one token per row and returns the next-token logits [rows, V]. */
+  /** Feeds one token per live row and returns their next-token logits [rows, V]. */
   step(next: number[]): Float32Array {
-    const { nLayers, nHeads: h, dModel: d, contextLength: c } = this.#config;
+    const { vocabSize: v, nLayers, nHeads: h, dModel: d, contextLength: c } = this.#config;
     const hd = d / h;
-    const b = this.#rows;
-    if (next.length !== b) throw new Error(`OnnxDecoder.step: ${next.length} tokens for ${b} rows`);
-    for (const p of this.#pos) checkContext(this.#config, p + 1);
+    const b = this.#slots;
+    if (next.length !== this.#live.length) {
+      throw new Error(`OnnxDecoder.step: ${next.length} tokens for ${this.#live.length} rows`);
+    }
+    const tokens = new Int32Array(b); // dead slots: token 0 at their old position
+    this.#live.forEach((slot, i) => {
+      checkContext(this.#config, this.#pos[slot] + 1);
+      tokens[slot] = next[i];
+    });
     // Keys: the cache's C slots (row i's first pos[i] are real), then the new token.
     const mask = new Float32Array(b * (c + 1));
-    for (let i = 0; i < b; i++) mask.fill(MASKED, i * (c + 1) + this.#pos[i], i * (c + 1) + c);
+    for (let i = 0; i < b; i++) {
+      mask.fill(MASKED, i * (c + 1) + Math.min(this.#pos[i], c), i * (c + 1) + c);
+    }
+    const positions = this.#pos.map((p) => Math.min(p, c - 1));
     const feeds: Record<string, OrtTensor> = {
       ...this.#weights,
-      tokens: { data: Int32Array.from(next), dims: [b, 1] },
-      positions: { data: this.#pos.slice(), dims: [b, 1] },
+      tokens: { data: tokens, dims: [b, 1] },
+      positions: { data: positions, dims: [b, 1] },
       mask: { data: mask, dims: [b, 1, 1, c + 1] },
     };
     for (let l = 0; l < nLayers; l++) {
@@ -208,42 +225,37 @@ export class OnnxDecoder {
     }
     const out = decodeSession(this.#config).run(feeds);
     for (let l = 0; l < nLayers; l++) {
-      writeRows(
-        this.#cache[2 * l],
-        out[`new_k${l}`].data as Float32Array,
-        b * h,
-        1,
-        c,
-        hd,
-        this.#pos,
-        h,
-      );
-      writeRows(
-        this.#cache[2 * l + 1],
-        out[`new_v${l}`].data as Float32Array,
-        b * h,
-        1,
-        c,
-        hd,
-        this.#pos,
-        h,
-      );
+      for (const [j, kind] of [[0, "k"], [1, "v"]] as const) {
+        const src = out[`new_${kind}${l}`].data as Float32Array;
+        writeRows(this.#cache[2 * l + j], src, b * h, 1, c, hd, positions, h);
+      }
     }
-    for (let i = 0; i < b; i++) this.#pos[i]++;
-    return out.logits.data as Float32Array;
+    for (const slot of this.#live) this.#pos[slot]++;
+    const logits = out.logits.data as Float32Array;
+    if (this.#live.length === b) return logits;
+    const live = new Float32Array(this.#live.length * v);
+    this.#live.forEach((slot, i) => live.set(logits.subarray(slot * v, (slot + 1) * v), i * v));
+    return live;
   }
 
-  /** Keeps only the given rows (indices into the current rows, ascending). */
+  /** Keeps only the given rows (indices into the current live rows, ascending). */
   keep(rows: number[]): void {
-    const { nHeads: h, dModel: d, contextLength: c } = this.#config;
-    const rowSize = h * c * (d / h);
-    this.#cache = this.#cache.map((buf) => {
-      const out = new Float32Array(rows.length * rowSize);
-      rows.forEach((r, i) => out.set(buf.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
-      return out;
+    this.#live = rows.map((r) => this.#live[r]);
+    if (this.#live.length >= 0.75 * this.#slots) return;
+    const { dModel: d, contextLength: c } = this.#config;
+    const rowSize = c * d; // H × C × d/H
+    // Slots are ascending and slot ≥ i: moving each row down is safe in place.
+    this.#live.forEach((slot, i) => {
+      if (slot === i) return;
+      for (const buf of this.#cache) {
+        buf.copyWithin(i * rowSize, slot * rowSize, (slot + 1) * rowSize);
+      }
+      this.#pos[i] = this.#pos[slot];
     });
-    this.#pos = Int32Array.from(rows, (r) => this.#pos[r]);
-    this.#rows = rows.length;
+    this.#slots = this.#live.length;
+    this.#cache = this.#cache.map((buf) => buf.subarray(0, this.#slots * rowSize));
+    this.#pos = this.#pos.slice(0, this.#slots);
+    this.#live = this.#live.map((_, i) => i);
   }
 }
 
@@ -261,8 +273,12 @@ function writeRows(
   pos: Int32Array | null,
   heads = 1,
 ): void {
+  const n = t * hd;
   for (let r = 0; r < bh; r++) {
     const at = pos ? pos[Math.floor(r / heads)] : 0;
-    cache.set(src.subarray(r * t * hd, (r + 1) * t * hd), (r * c + at) * hd);
+    // A plain loop: subarray + set per 32-float row cost ~3× more.
+    const from = r * n;
+    const to = (r * c + at) * hd;
+    for (let k = 0; k < n; k++) cache[to + k] = src[from + k];
   }
 }

@@ -23,11 +23,15 @@ export interface OrtTensor {
   dims: number[];
 }
 
-let threads = 0;
+/**
+ * Intra-op threads: one in worker threads (the pipeline runs one instance per
+ * worker and core, `--jobs`), ORT's default of one per core otherwise.
+ */
+let threads = (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope ? 1 : 0;
 
 /**
  * Sets the intra-op thread count of sessions created from now on (0 = one
- * per core, ORT's default). Parallel pipeline workers set 1 each.
+ * per core, ORT's default). Results do not depend on it (tested).
  */
 export function setOrtThreads(n: number): void {
   if (!Number.isInteger(n) || n < 0) {
