@@ -15,7 +15,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { type Gpt, logits, namedParameters } from "./gpt.ts";
 import { usingOnnx } from "./backend.ts";
-import { onnxGradients, onnxLogits, weightFeeds } from "./onnx/engine.ts";
+import { onnxGradients, onnxTokenStats, type ScoringBatch, weightFeeds } from "./onnx/engine.ts";
 
 /** Padding token id used to right-pad ragged batches. */
 export const PAD_ID = 0;
@@ -152,72 +152,87 @@ export class Adam {
 // ---------------------------------------------------------------------------
 // Shared pieces
 
-/** Token ids of a batch: int32 [B, T] row-major. */
-interface TokenBatch {
-  inputs: Int32Array;
-  b: number;
-  t: number;
+/**
+ * Per-token statistics of a batch, each [B, T]: the log-prob of the target
+ * token and the entropy (nats) of the distribution. Every loss here reads
+ * the logits only through these, so the onnx backend computes them (and
+ * their backward pass) in the graph and tfjs only sees [B, T] tensors.
+ */
+interface TokenStats {
+  logp: tf.Tensor2D;
+  entropy: tf.Tensor2D;
 }
 
-/**
- * Log-probs [B, T] of `targets` and the full log-distribution [B, T, V]
- * under softmax(logits / temperature).
- */
-function logprobsOf(
-  z: tf.Tensor,
-  targets: tf.Tensor2D,
-  temperature: number,
-): { logp: tf.Tensor; logpAll: tf.Tensor } {
+/** A loss as a function of the token statistics. */
+type StatsLoss = (stats: TokenStats) => tf.Scalar;
+
+/** Token statistics on tfjs: differentiable through the model. */
+function tfjsTokenStats(model: Gpt, batch: ScoringBatch): TokenStats {
+  const { inputs, targets, b, t, temperature } = batch;
+  const z = logits(model, tf.tensor2d(inputs, [b, t], "int32"));
   const logpAll = tf.logSoftmax(temperature === 1 ? z : tf.div(z, temperature));
   // One-hot as int32 then cast: wasm's float32 OneHot is broken (see gpt.ts).
-  const oneHot = tf.cast(tf.oneHot(targets, z.shape[2]!), "float32");
-  return { logp: tf.sum(tf.mul(logpAll, oneHot), -1), logpAll };
+  const oneHot = tf.cast(tf.oneHot(tf.tensor2d(targets, [b, t], "int32"), z.shape[2]!), "float32");
+  return {
+    logp: tf.sum(tf.mul(logpAll, oneHot), -1) as tf.Tensor2D,
+    entropy: tf.neg(tf.sum(tf.mul(tf.exp(logpAll), logpAll), -1)) as tf.Tensor2D,
+  };
 }
 
-/** Logits [B, T, V] of a batch without gradient, on the active engine. */
-function forwardLogits(model: Gpt, batch: TokenBatch): tf.Tensor3D {
-  const { inputs, b, t } = batch;
-  if (usingOnnx()) {
-    return tf.tensor3d(onnxLogits(model, inputs, b, t), [b, t, model.config.vocabSize]);
+/** Token statistics without gradient, on the active engine. */
+function tokenStats(model: Gpt, batch: ScoringBatch): TokenStats {
+  if (!usingOnnx()) {
+    const [logp, entropy] = tf.tidy(() => {
+      const s = tfjsTokenStats(model, batch);
+      return [s.logp, s.entropy];
+    });
+    return { logp: logp as tf.Tensor2D, entropy: entropy as tf.Tensor2D };
   }
-  return tf.tidy(() => logits(model, tf.tensor2d(inputs, [b, t], "int32")));
-}
-
-/** Entropy (nats) [B, T] of each position's distribution. */
-function entropyOf(logpAll: tf.Tensor): tf.Tensor {
-  return tf.neg(tf.sum(tf.mul(tf.exp(logpAll), logpAll), -1));
+  const { logp, entropy } = onnxTokenStats(model, batch);
+  return {
+    logp: tf.tensor2d(logp, [batch.b, batch.t]),
+    entropy: tf.tensor2d(entropy, [batch.b, batch.t]),
+  };
 }
 
 /**
- * Gradients of `lossOfLogits(logits(batch))` for every parameter
- * (`parameterSpecs` order). tfjs: autodiff through the whole network. onnx:
- * logits from onnxruntime, d(loss)/d(logits) from tfjs autodiff of the same
- * loss function, then the network's backward pass on onnxruntime.
+ * A loss and its gradients for every parameter (`parameterSpecs` order).
+ * tfjs: autodiff through the whole network. onnx: token statistics from
+ * onnxruntime, the loss's gradient with respect to them by tfjs autodiff
+ * (the same loss code), then the network's backward pass on onnxruntime.
  */
 function lossAndGradients(
   model: Gpt,
-  batch: TokenBatch,
-  lossOfLogits: (z: tf.Tensor3D) => tf.Scalar,
+  batch: ScoringBatch,
+  loss: StatsLoss,
 ): { value: tf.Scalar; grads: tf.Tensor[] } {
   const params = namedParameters(model).map((p) => p.variable);
-  const { inputs, b, t } = batch;
   if (!usingOnnx()) {
-    const { value, grads } = tf.variableGrads(
-      () => lossOfLogits(logits(model, tf.tensor2d(inputs, [b, t], "int32"))),
-      params,
-    );
+    const { value, grads } = tf.variableGrads(() => loss(tfjsTokenStats(model, batch)), params);
     return { value, grads: params.map((p) => grads[p.name]) };
   }
   const weights = weightFeeds(model);
-  const z = tf.tensor3d(onnxLogits(model, inputs, b, t, weights), [b, t, model.config.vocabSize]);
+  const stats = onnxTokenStats(model, batch, weights);
+  const { b, t } = batch;
+  // Variables, because variableGrads tolerates a statistic the loss ignores.
+  const logp = tf.variable(tf.tensor2d(stats.logp, [b, t]));
+  const entropy = tf.variable(tf.tensor2d(stats.entropy, [b, t]));
   try {
-    const { value, grad } = tf.valueAndGrad(lossOfLogits)(z);
-    const dlogits = grad.dataSync() as Float32Array;
-    grad.dispose();
-    const arrays = onnxGradients(model, inputs, b, t, dlogits, weights);
+    const { value, grads } = tf.variableGrads(() => loss({ logp, entropy }), [logp, entropy]);
+    const read = (v: tf.Variable) => {
+      const g = grads[v.name];
+      if (!g) return new Float32Array(b * t);
+      const data = g.dataSync() as Float32Array;
+      g.dispose();
+      return data;
+    };
+    const arrays = onnxGradients(model, batch, {
+      logp: read(logp),
+      entropy: read(entropy),
+    }, weights);
     return { value, grads: arrays.map((a, i) => tf.tensor(a, params[i].shape, "float32")) };
   } finally {
-    z.dispose();
+    tf.dispose([logp, entropy]);
   }
 }
 
@@ -228,13 +243,13 @@ function lossAndGradients(
 function optimize(
   model: Gpt,
   optimizer: Adam,
-  batch: TokenBatch,
-  lossOfLogits: (z: tf.Tensor3D) => tf.Scalar,
+  batch: ScoringBatch,
+  loss: StatsLoss,
   maxGradNorm: number,
   what: string,
 ): { loss: number; gradNorm: number } {
   const params = namedParameters(model).map((p) => p.variable);
-  const { value, grads: ordered } = lossAndGradients(model, batch, lossOfLogits);
+  const { value, grads: ordered } = lossAndGradients(model, batch, loss);
   try {
     const loss = value.dataSync()[0];
     if (!Number.isFinite(loss)) throw new Error(`${what}: loss is ${loss}`);
@@ -322,7 +337,7 @@ export interface StepResult {
 function supervisedProblem(
   model: Gpt,
   batch: SupervisedBatch,
-): { tokens: TokenBatch; lossOfLogits: (z: tf.Tensor3D) => tf.Scalar } {
+): { tokens: ScoringBatch; loss: StatsLoss } {
   const { tokens, lossMask } = batch;
   if (tokens.length === 0) throw new Error("supervisedLoss: empty batch");
   if (lossMask.length !== tokens.length) {
@@ -357,13 +372,8 @@ function supervisedProblem(
   }
   for (let k = 0; k < weights.length; k++) weights[k] /= count;
   return {
-    tokens: { inputs, b, t },
-    lossOfLogits: (z) =>
-      tf.tidy(() => {
-        const y = tf.tensor2d(targets, [b, t], "int32");
-        const { logp } = logprobsOf(z, y, 1);
-        return tf.neg(tf.sum(tf.mul(logp, tf.tensor2d(weights, [b, t])))) as tf.Scalar;
-      }),
+    tokens: { inputs, targets, b, t, temperature: 1 },
+    loss: ({ logp }) => tf.neg(tf.sum(tf.mul(logp, tf.tensor2d(weights, [b, t])))) as tf.Scalar,
   };
 }
 
@@ -373,10 +383,8 @@ function supervisedProblem(
  * gradient function).
  */
 export function supervisedLoss(model: Gpt, batch: SupervisedBatch): tf.Scalar {
-  const { tokens, lossOfLogits } = supervisedProblem(model, batch);
-  return tf.tidy(() =>
-    lossOfLogits(logits(model, tf.tensor2d(tokens.inputs, [tokens.b, tokens.t], "int32")))
-  );
+  const { tokens, loss } = supervisedProblem(model, batch);
+  return tf.tidy(() => loss(tfjsTokenStats(model, tokens)));
 }
 
 /**
@@ -390,8 +398,8 @@ export function supervisedStep(
   batch: SupervisedBatch,
   opts: { maxGradNorm?: number } = {},
 ): StepResult {
-  const { tokens, lossOfLogits } = supervisedProblem(model, batch);
-  return optimize(model, optimizer, tokens, lossOfLogits, opts.maxGradNorm ?? 1, "supervisedStep");
+  const { tokens, loss } = supervisedProblem(model, batch);
+  return optimize(model, optimizer, tokens, loss, opts.maxGradNorm ?? 1, "supervisedStep");
 }
 
 // ---------------------------------------------------------------------------
@@ -505,15 +513,20 @@ export function rlStep(
   const { b, t, mask, count } = layout;
   const weights = aggregationWeights(layout, lossAgg, opts.lossScaleFactor);
 
-  const tokens: TokenBatch = { inputs: layout.inputs, b, t };
-  const y = tf.tensor2d(layout.targets, [b, t], "int32");
+  const tokens: ScoringBatch = {
+    inputs: layout.inputs,
+    targets: layout.targets,
+    b,
+    t,
+    temperature,
+  };
   const maskT = tf.tensor2d(mask, [b, t]);
   const advT = tf.tensor2d(layout.advantages, [b, t]);
   const oldT = tf.tensor2d(layout.oldLogprobs, [b, t]);
   const wT = tf.tensor2d(weights, [b, t]);
-  const refT = batch.refModel
-    ? tf.tidy(() => logprobsOf(forwardLogits(batch.refModel!, tokens), y, temperature).logp)
-    : null;
+  const refStats = batch.refModel ? tokenStats(batch.refModel, tokens) : null;
+  const refT = refStats?.logp ?? null;
+  refStats?.entropy.dispose();
   const kept: tf.Tensor[] = [];
   const keep = <T extends tf.Tensor>(v: T): T => {
     kept.push(tf.keep(v));
@@ -524,8 +537,7 @@ export function rlStep(
       model,
       optimizer,
       tokens,
-      (z) => {
-        const { logp, logpAll } = logprobsOf(z, y, temperature);
+      ({ logp, entropy: tokenEntropy }) => {
         const logRatio = tf.clipByValue(
           tf.mul(tf.sub(logp, oldT), maskT),
           -20,
@@ -539,7 +551,7 @@ export function rlStep(
         );
         const pgLoss = tf.sum(tf.mul(pg, wT));
         keep(tf.clone(pgLoss)); // a copy: the returned loss gets disposed
-        const entropy = keep(entropyOf(logpAll));
+        const entropy = keep(tf.clone(tokenEntropy));
         let total: tf.Tensor = pgLoss;
         if (entropyCoef !== 0) {
           total = tf.sub(
@@ -585,7 +597,7 @@ export function rlStep(
       tokens: count,
     };
   } finally {
-    tf.dispose([y, maskT, advT, oldT, wT, ...kept]);
+    tf.dispose([maskT, advT, oldT, wT, ...kept]);
     if (refT) refT.dispose();
   }
 }
@@ -768,15 +780,16 @@ export function sequenceLogprobs(
       responseStart: starts,
     }, "sequenceLogprobs");
     const { b, t } = layout;
-    const [lp, ent] = tf.tidy(() => {
-      const y = tf.tensor2d(layout.targets, [b, t], "int32");
-      const z = forwardLogits(model, { inputs: layout.inputs, b, t });
-      const { logp, logpAll } = logprobsOf(z, y, temperature);
-      return [logp, entropyOf(logpAll)];
+    const stats = tokenStats(model, {
+      inputs: layout.inputs,
+      targets: layout.targets,
+      b,
+      t,
+      temperature,
     });
-    const lpData = lp.dataSync() as Float32Array;
-    const entData = ent.dataSync() as Float32Array;
-    tf.dispose([lp, ent]);
+    const lpData = stats.logp.dataSync() as Float32Array;
+    const entData = stats.entropy.dataSync() as Float32Array;
+    tf.dispose([stats.logp, stats.entropy]);
     chunk.forEach((_, i) => {
       const from = i * t + starts[i] - 1;
       out.logprobs.push(Array.from(lpData.subarray(from, from + lengths[i])));

@@ -119,29 +119,41 @@ Deno.test("onnx logits and ragged KV-cache decoding equal tfjs within 1e-5", asy
 Deno.test("onnx parameter gradients equal tfjs autodiff within 1e-5 relative", async () => {
   for (const { name, config, std, b, t } of CASES) {
     const arrays = weights(config, 4, std);
-    const tokens = randomTokens(new Rng(6), b, t, config.vocabSize);
-    const n = b * t * config.vocabSize;
-    const dlogits = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+    const rng = new Rng(6);
+    const tokens = randomTokens(rng, b, t + 1, config.vocabSize);
+    const inputs = tokens.map((r) => r.slice(0, t));
+    const targets = tokens.map((r) => r.slice(1));
+    const temperature = 0.8;
+    // A loss weighting every token's log-prob and entropy differently.
+    const a = Float32Array.from({ length: b * t }, (_, i) => Math.sin(i));
+    const c = Float32Array.from({ length: b * t }, (_, i) => Math.cos(3 * i));
     const ref = await withModel("cpu", config, arrays, (m) => {
       const vars = namedParameters(m).map((p) => p.variable);
-      const w = tf.tensor1d(dlogits);
-      const { value, grads } = tf.variableGrads(
-        () =>
-          tf.sum(
-            tf.mul(tf.reshape(logits(m, tf.tensor2d(tokens, [b, t], "int32")), [-1]), w),
-          ) as tf.Scalar,
-        vars,
-      );
+      const { value, grads } = tf.variableGrads(() => {
+        const z = tf.div(logits(m, tf.tensor2d(inputs, [b, t], "int32")), temperature);
+        const logpAll = tf.logSoftmax(z);
+        const hot = tf.cast(
+          tf.oneHot(tf.tensor2d(targets, [b, t], "int32"), config.vocabSize),
+          "float32",
+        );
+        const logp = tf.sum(tf.mul(logpAll, hot), -1);
+        const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logpAll), logpAll), -1));
+        const weigh = (x: tf.Tensor, w: Float32Array) =>
+          tf.sum(tf.mul(tf.reshape(x, [-1]), tf.tensor1d(w)));
+        return tf.add(weigh(logp, a), weigh(entropy, c)) as tf.Scalar;
+      }, vars);
       const out = vars.map((x) => grads[x.name].dataSync() as Float32Array);
-      tf.dispose([w, value, ...Object.values(grads)]);
+      tf.dispose([value, ...Object.values(grads)]);
       return out;
     });
-    const got = await withModel(
-      "onnx",
-      config,
-      arrays,
-      (m) => onnxGradients(m, Int32Array.from(tokens.flat()), b, t, dlogits),
-    );
+    const got = await withModel("onnx", config, arrays, (m) =>
+      onnxGradients(m, {
+        inputs: Int32Array.from(inputs.flat()),
+        targets: Int32Array.from(targets.flat()),
+        b,
+        t,
+        temperature,
+      }, { logp: a, entropy: c }));
     parameterSpecs(config).forEach((spec, i) => {
       const scale = Math.max(...ref[i].map(Math.abs), 1e-6);
       const diff = maxAbsDiff(ref[i], got[i]);

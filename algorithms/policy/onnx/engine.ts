@@ -13,7 +13,7 @@
  */
 
 import { type Gpt, type GptConfig, namedParameters, parameterSpecs } from "../gpt.ts";
-import { gradientGraph, gradName, inferenceGraph } from "./gpt_graphs.ts";
+import { gradientGraph, gradName, inferenceGraph, scoringGraph } from "./gpt_graphs.ts";
 import { OrtSession, type OrtTensor, ortThreads } from "./runtime.ts";
 
 /** Additive mask value for keys a query must not see (finite: no inf − inf). */
@@ -22,6 +22,7 @@ const MASKED = -1e9;
 interface Sessions {
   infer?: OrtSession;
   decode?: OrtSession;
+  score?: OrtSession;
   grad?: OrtSession;
 }
 
@@ -43,6 +44,11 @@ function inferSession(config: GptConfig): OrtSession {
 function decodeSession(config: GptConfig): OrtSession {
   const s = sessionsFor(config);
   return s.decode ??= new OrtSession(inferenceGraph(config, true));
+}
+
+function scoreSession(config: GptConfig): OrtSession {
+  const s = sessionsFor(config);
+  return s.score ??= new OrtSession(scoringGraph(config));
 }
 
 function gradSession(config: GptConfig): OrtSession {
@@ -95,27 +101,69 @@ export function onnxLogits(
   return inferSession(model.config).run(feeds, ["logits"]).logits.data as Float32Array;
 }
 
+/** A batch to score: int32 inputs and targets [B, T] (flat, row-major). */
+export interface ScoringBatch {
+  inputs: Int32Array;
+  targets: Int32Array;
+  b: number;
+  t: number;
+  /** Softmax temperature of the log-probs and entropies (> 0). */
+  temperature: number;
+}
+
+/** Per-token log-probs of the targets and entropies, each [B, T] (flat). */
+export interface TokenStatsArrays {
+  logp: Float32Array;
+  entropy: Float32Array;
+}
+
+function scoringFeeds(
+  model: Gpt,
+  batch: ScoringBatch,
+  weights: WeightFeeds,
+): Record<string, OrtTensor> {
+  const { inputs, targets, b, t, temperature } = batch;
+  checkContext(model.config, t);
+  return {
+    ...weights,
+    ...freshSequence(t),
+    tokens: { data: inputs, dims: [b, t] },
+    targets: { data: targets, dims: [b, t] },
+    inv_temperature: { data: Float32Array.of(1 / temperature), dims: [] },
+  };
+}
+
+/** log π(target) and the entropy (nats) at every position of a batch. */
+export function onnxTokenStats(
+  model: Gpt,
+  batch: ScoringBatch,
+  weights: WeightFeeds = weightFeeds(model),
+): TokenStatsArrays {
+  const out = scoreSession(model.config).run(scoringFeeds(model, batch, weights), [
+    "logp",
+    "entropy",
+  ]);
+  return { logp: out.logp.data as Float32Array, entropy: out.entropy.data as Float32Array };
+}
+
 /**
  * Gradients of a loss with respect to every parameter (`parameterSpecs`
- * order) given d(loss)/d(logits) [B, T, V] for int token ids [B, T].
+ * order), given the loss's gradients with respect to the batch's token
+ * log-probs and entropies (`onnxTokenStats`), each [B, T].
  */
 export function onnxGradients(
   model: Gpt,
-  tokens: Int32Array,
-  b: number,
-  t: number,
-  dlogits: Float32Array,
+  batch: ScoringBatch,
+  grads: TokenStatsArrays,
   weights: WeightFeeds = weightFeeds(model),
 ): Float32Array[] {
   const { config } = model;
-  checkContext(config, t);
-  const session = gradSession(config);
+  const { b, t } = batch;
   const names = parameterSpecs(config).map((s) => s.name);
-  const out = session.run({
-    ...weights,
-    ...freshSequence(t),
-    tokens: { data: tokens, dims: [b, t] },
-    dlogits: { data: dlogits, dims: [b, t, config.vocabSize] },
+  const out = gradSession(config).run({
+    ...scoringFeeds(model, batch, weights),
+    dlogp: { data: grads.logp, dims: [b, t] },
+    dentropy: { data: grads.entropy, dims: [b, t] },
   }, names.map(gradName));
   return names.map((name) => {
     const g = out[gradName(name)].data as Float32Array;

@@ -3,8 +3,10 @@
  *
  *  - `inferenceGraph`: logits for new tokens, optionally after cached keys
  *    and values (sampling, evaluation);
- *  - `gradientGraph`: the forward pass, then every parameter's gradient from
- *    d(loss)/d(logits) — the hand-derived backward pass of the same network.
+ *  - `scoringGraph`: per-token log-probs and entropies of target tokens;
+ *  - `gradientGraph`: the scoring graph, then every parameter's gradient from
+ *    a loss's gradient with respect to those log-probs and entropies — the
+ *    hand-derived backward pass of the same network.
  *
  * Weights are graph inputs named as in `parameterSpecs` (so one session
  * serves every update of a model), tokens are int32 [B, T], `positions`
@@ -35,13 +37,13 @@ function declareWeights(g: GraphBuilder, config: GptConfig): Map<string, string>
   return w;
 }
 
-/** x·(½(1 + erf(x/√2))): exact GELU, as in gpt.ts. */
-function gelu(g: GraphBuilder, x: string): string {
-  const phi = g.mul(
+/** Exact GELU as in gpt.ts: x·Φ(x), Φ(x) = ½(1 + erf(x/√2)); returns both. */
+function gelu(g: GraphBuilder, x: string): { y: string; cdf: string } {
+  const cdf = g.mul(
     g.add(g.node("Erf", [g.mul(x, g.scalar(Math.SQRT1_2))]), g.scalar(1)),
     g.scalar(0.5),
   );
-  return g.mul(x, phi);
+  return { y: g.mul(x, cdf), cdf };
 }
 
 /** Forward-pass values the backward pass reads, by name (see LAYER_SAVED). */
@@ -142,8 +144,9 @@ function forward(g: GraphBuilder, config: GptConfig, cache: boolean): Activation
     save(`${s}a2`, a2);
     const hpre = g.gemm(a2, W(`${p}mlp.w_in`), W(`${p}mlp.b_in`));
     save(`${s}hpre`, hpre);
-    const gact = gelu(g, hpre);
+    const { y: gact, cdf } = gelu(g, hpre);
     save(`${s}gact`, gact);
+    save(`${s}cdf`, cdf);
     x = g.add(x1, g.gemm(gact, W(`${p}mlp.w_out`), W(`${p}mlp.b_out`)));
   }
   save("xf", x);
@@ -154,9 +157,44 @@ function forward(g: GraphBuilder, config: GptConfig, cache: boolean): Activation
   save("meanf", meanf);
   save("rstdf", rstdf);
   save("af", af);
+  const logits = g.matmul(af, W("head")); // [N, V]
+  save("logits", logits);
   const logitsShape = g.node("Concat", [bt, g.ints([vocab])], { axis: 0 });
-  g.output("logits", g.reshape(g.matmul(af, W("head")), logitsShape), ["B", "T", vocab]);
+  g.output("logits", g.reshape(logits, logitsShape), ["B", "T", vocab]);
   return acts;
+}
+
+/**
+ * Per-token statistics of `targets` [B, T] under softmax(logits ·
+ * `inv_temperature`): outputs `logp` (log-prob of the target) and `entropy`
+ * (nats), both [B, T]. Returns the values the loss gradient needs.
+ */
+function tokenStats(
+  g: GraphBuilder,
+  config: GptConfig,
+  acts: Activations,
+): { logpAll: string; probs: string; hot: string; entropy: string; invT: string } {
+  const targets = g.input("targets", DataType.INT32, ["B", "T"]);
+  const invT = g.floatInput("inv_temperature", []);
+  const logpAll = g.node("LogSoftmax", [g.mul(acts.get("logits")!, invT)], { axis: -1 });
+  const probs = g.node("Exp", [logpAll]);
+  // int64 ids: ORT's CPU OneHot has no int32-ids / int64-depth / float kernel.
+  const ids = g.node("Cast", [g.reshape(targets, [-1])], { to: DataType.INT64 });
+  const hot = g.node("OneHot", [
+    ids,
+    g.ints([config.vocabSize]),
+    g.node("Constant", [], {
+      value: { floatTensor: Float32Array.of(0, 1), dims: [2] },
+    }),
+  ], { axis: -1 });
+  const bt = g.node("Shape", [targets]);
+  const logp = g.node("ReduceSum", [g.mul(logpAll, hot), g.ints([-1])], { keepdims: 0 });
+  g.output("logp", g.reshape(logp, bt), ["B", "T"]);
+  const entropy = g.node("Neg", [
+    g.node("ReduceSum", [g.mul(probs, logpAll), g.ints([-1])], { keepdims: 1 }),
+  ]); // [N, 1]
+  g.output("entropy", g.reshape(entropy, bt), ["B", "T"]);
+  return { logpAll, probs, hot, entropy, invT };
 }
 
 /**
@@ -171,17 +209,38 @@ export function inferenceGraph(config: GptConfig, cache: boolean): Uint8Array {
 }
 
 /**
- * Gradients: the forward pass, then from `dlogits` [B, T, V] (d(loss)/d(logits),
- * computed by the caller from this graph's or an inference run's logits)
- * every parameter's gradient as `grad.<name>`. `grad.pos_emb` covers only
- * the T positions used ([T, d]); the caller pads it to the context length.
- * Recomputing the forward pass here costs less than exporting its ~40 MB of
- * activations to JS and back (measured: ~25 ms per B32×T64 step).
+ * Scoring: the per-token `logp` and `entropy` [B, T] of `targets` under
+ * softmax(logits · `inv_temperature`) (training losses and evaluation read
+ * nothing else of the logits).
+ */
+export function scoringGraph(config: GptConfig): Uint8Array {
+  const g = new GraphBuilder();
+  tokenStats(g, config, forward(g, config, false));
+  return g.encode();
+}
+
+/**
+ * Gradients: the scoring graph, then from `dlogp` and `dentropy` [B, T]
+ * (a loss's gradient with respect to `logp` and `entropy`) every parameter's
+ * gradient as `grad.<name>`, through
+ * d/du = dlogp·(onehot − p) − dentropy·p·(log p + H), u = logits/τ.
+ * `grad.pos_emb` covers only the T positions used ([T, d]); the caller pads
+ * it to the context length. Recomputing the forward pass here costs less
+ * than exporting its ~40 MB of activations to JS and back (measured: ~25 ms
+ * per B32×T64 step).
  */
 export function gradientGraph(config: GptConfig): Uint8Array {
   const g = new GraphBuilder();
   const acts = forward(g, config, false);
-  backward(g, config, acts);
+  const { logpAll, probs, hot, entropy, invT } = tokenStats(g, config, acts);
+  const column = (name: string) => g.reshape(g.floatInput(name, ["B", "T"]), [-1, 1]);
+  const dlogp = column("dlogp");
+  const dentropy = column("dentropy");
+  const du = g.sub(
+    g.mul(g.sub(hot, probs), dlogp),
+    g.mul(g.mul(probs, g.add(logpAll, entropy)), dentropy),
+  );
+  backward(g, config, acts, g.mul(du, invT));
   return g.encode();
 }
 
@@ -229,8 +288,8 @@ function linearBackward(
   return g.gemm(dy, weight, undefined, 0, 1);
 }
 
-/** Adds the backward pass from input `dlogits` and the forward's activations. */
-function backward(g: GraphBuilder, config: GptConfig, acts: Activations): void {
+/** Adds the backward pass from d(loss)/d(logits) `dz` [N, V] and the forward's activations. */
+function backward(g: GraphBuilder, config: GptConfig, acts: Activations, dz: string): void {
   const { dModel: d, nHeads: h, vocabSize: vocab, nLayers } = config;
   const hidden = d * config.mlpRatio;
   const hd = d / h;
@@ -245,7 +304,6 @@ function backward(g: GraphBuilder, config: GptConfig, acts: Activations): void {
   };
   const tokens = g.input("tokens", DataType.INT32, ["B", "T"]);
   const bt = g.node("Shape", [tokens]);
-  const dz = g.reshape(g.floatInput("dlogits", ["B", "T", vocab]), [-1, vocab]);
   const scale = g.scalar(1 / Math.sqrt(hd));
   const swap = [0, 1, 3, 2];
 
@@ -264,16 +322,12 @@ function backward(g: GraphBuilder, config: GptConfig, acts: Activations): void {
       [hidden, d],
       `${p}mlp.b_out`,
     );
+    // GELU'(x) = Φ(x) + x·φ(x), reusing the forward's Φ; φ(x) = e^(−x²/2)/√(2π).
     const hpre = s("hpre");
-    const cdf = g.mul(
-      g.add(g.node("Erf", [g.mul(hpre, g.scalar(Math.SQRT1_2))]), g.scalar(1)),
-      g.scalar(0.5),
-    );
-    const pdf = g.mul(
-      g.node("Exp", [g.mul(g.mul(hpre, hpre), g.scalar(-0.5))]),
-      g.scalar(1 / Math.sqrt(2 * Math.PI)),
-    );
-    const dhpre = g.mul(dgact, g.add(cdf, g.mul(hpre, pdf)));
+    const scaled = g.mul(hpre, g.scalar(Math.SQRT1_2)); // x/√2: e^(−x²/2) = e^(−(x/√2)²)
+    const gauss = g.node("Exp", [g.node("Neg", [g.mul(scaled, scaled)])]);
+    const xPdf = g.mul(g.mul(hpre, gauss), g.scalar(1 / Math.sqrt(2 * Math.PI)));
+    const dhpre = g.mul(dgact, g.add(s("cdf"), xPdf));
     const da2 = linearBackward(
       g,
       dhpre,

@@ -80,7 +80,6 @@ export class OrtSession {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       enableCpuMemArena: true,
-      enableMemPattern: false,
       logSeverityLevel: 3,
     });
     this.inputNames = this.#session.inputMetadata.map((m) => m.name);
