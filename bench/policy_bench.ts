@@ -104,7 +104,9 @@ async function benchBackend(backend: BackendName, label: string = backend): Prom
     value: (BATCH * 64 * plan.trainSteps) / seconds,
     unit: "tok/s",
     target: plan.trainTarget,
-    note: `${note}; ${(seconds / plan.trainSteps * 1000).toFixed(0)} ms/step, median of ${timed} × ${plan.trainSteps} steps`,
+    note: `${note}; ${
+      (seconds / plan.trainSteps * 1000).toFixed(0)
+    } ms/step, median of ${timed} × ${plan.trainSteps} steps`,
   });
   adam.dispose();
 
@@ -112,7 +114,10 @@ async function benchBackend(backend: BackendName, label: string = backend): Prom
   const prompts = tokens(rng, BATCH, PROMPT);
   const opts = { temperature: 1, topP: 1, eosId: -1, seed: 0 };
   await sample(model, prompts, { ...opts, maxNewTokens: 2 }); // warm-up
-  seconds = await median(3, () => sample(model, prompts, { ...opts, maxNewTokens: plan.newTokens }));
+  seconds = await median(
+    3,
+    () => sample(model, prompts, { ...opts, maxNewTokens: plan.newTokens }),
+  );
   rows.push({
     name: `policy sample tok/s (KV cache, ${label}, B32)`,
     value: (BATCH * plan.newTokens) / seconds,
@@ -124,9 +129,14 @@ async function benchBackend(backend: BackendName, label: string = backend): Prom
   });
   if (backend === "onnx") {
     // The main job's sampling batch: 16 prompts of 9–14 tokens, 8 samples each.
-    const mainPrompts = tokens(rng, 16, 14).flatMap((p, i) => Array(8).fill(p.slice(0, 9 + (i % 6))));
+    const mainPrompts = tokens(rng, 16, 14).flatMap((p, i) =>
+      Array(8).fill(p.slice(0, 9 + (i % 6)))
+    );
     const n = mainPrompts.length;
-    seconds = await median(3, () => sample(model, mainPrompts, { ...opts, maxNewTokens: plan.newTokens }));
+    seconds = await median(
+      3,
+      () => sample(model, mainPrompts, { ...opts, maxNewTokens: plan.newTokens }),
+    );
     rows.push({
       name: `policy sample tok/s (KV cache, ${label}, B${n} ragged)`,
       value: (n * plan.newTokens) / seconds,

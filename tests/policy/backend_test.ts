@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { useBackend } from "../../algorithms/policy/backend.ts";
+import { useBackend, usingOnnx } from "../../algorithms/policy/backend.ts";
 
 Deno.test("useBackend switches explicitly and is idempotent", async () => {
   await useBackend("wasm");
@@ -9,10 +9,16 @@ Deno.test("useBackend switches explicitly and is idempotent", async () => {
   assert.equal(tf.getBackend(), "wasm");
   await useBackend("cpu");
   assert.equal(tf.getBackend(), "cpu");
+  // onnx: the network on onnxruntime, the rest of tfjs on wasm.
+  await useBackend("onnx");
+  assert.equal(tf.getBackend(), "wasm");
+  assert.equal(usingOnnx(), true);
+  await useBackend("cpu");
+  assert.equal(usingOnnx(), false);
   await assert.rejects(
     // deno-lint-ignore no-explicit-any
     () => useBackend("webgl" as any),
-    /Unknown backend "webgl"/,
+    /Unknown backend "webgl": expected one of "wasm", "cpu", "webgpu", "onnx"/,
   );
   assert.equal(tf.getBackend(), "cpu");
 });

@@ -23,7 +23,13 @@ import {
   namedParameters,
   parameterSpecs,
 } from "../../algorithms/policy/gpt.ts";
-import { OnnxDecoder, onnxGradients, onnxLogits } from "../../algorithms/policy/onnx/engine.ts";
+import {
+  OnnxDecoder,
+  onnxGradients,
+  onnxLogits,
+  onnxTokenStats,
+} from "../../algorithms/policy/onnx/engine.ts";
+import { ortThreads, setOrtThreads } from "../../algorithms/policy/onnx/runtime.ts";
 import {
   Adam,
   rlStep,
@@ -252,4 +258,40 @@ Deno.test("onnx rlStep, supervisedStep, sequenceLogprobs and sampling equal tfjs
     ref.samples.some((s) => s.stopReason === "eos") ||
       ref.samples.some((s) => s.tokens.length === 12),
   );
+});
+
+Deno.test("onnx results do not depend on the thread count (bitwise)", async () => {
+  const config = DEFAULT_GPT_CONFIG;
+  const arrays = weights(config, 9, 0.02);
+  const rng = new Rng(10);
+  const [b, t] = [8, 48];
+  const tokens = randomTokens(rng, b, t + 1, config.vocabSize);
+  const batch = {
+    inputs: Int32Array.from(tokens.flatMap((r) => r.slice(0, t))),
+    targets: Int32Array.from(tokens.flatMap((r) => r.slice(1))),
+    b,
+    t,
+    temperature: 1,
+  };
+  const grads = {
+    logp: Float32Array.from({ length: b * t }, () => rng.normal()),
+    entropy: Float32Array.from({ length: b * t }, () => rng.normal()),
+  };
+  const before = ortThreads();
+  const runWith = (threads: number) =>
+    withModel("onnx", config, arrays, (m) => {
+      setOrtThreads(threads);
+      const stats = onnxTokenStats(m, batch);
+      return [stats.logp, stats.entropy, ...onnxGradients(m, batch, grads)];
+    });
+  try {
+    const one = await runWith(1);
+    const two = await runWith(2);
+    one.forEach((a, i) =>
+      assert.deepEqual(new Uint8Array(two[i].buffer), new Uint8Array(a.buffer))
+    );
+  } finally {
+    setOrtThreads(before);
+    await useBackend("cpu");
+  }
 });

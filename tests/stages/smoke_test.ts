@@ -76,3 +76,24 @@ Deno.test({
     assert.deepEqual(outputs(dirB), outputs(dirA));
   },
 });
+
+Deno.test({
+  name:
+    "smoke experiment on the onnx backend: reruns are byte-identical and share no cache entry with wasm",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const sets = ["runtime.backend=onnx"];
+    const dirA = Deno.makeTempDirSync({ prefix: "smoke-onnx-a-" });
+    const dirB = Deno.makeTempDirSync({ prefix: "smoke-onnx-b-" });
+    await runSmokeInto(dirA, sets);
+    await runSmokeInto(dirB, sets);
+    assert.ok(outputs(dirA).length >= 20);
+    assert.deepEqual(outputs(dirB), outputs(dirA));
+    // The backend is part of every key: no entry is shared with a wasm run.
+    const wasm = Deno.makeTempDirSync({ prefix: "smoke-wasm-" });
+    await runSmokeInto(wasm);
+    const keys = new Set(outputs(wasm).map((line) => line.split(" ")[0]));
+    assert.ok(outputs(dirA).every((line) => !keys.has(line.split(" ")[0])));
+  },
+});
