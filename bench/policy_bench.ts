@@ -5,7 +5,8 @@
  * (non-fallback) adapter exists. Shapes follow engine-notes §4: a train step
  * on 32 × 64 token positions (rlStep, Adam; median of 3 timed runs), and
  * sampling of 32 sequences from 16-token prompts, 48 new tokens each (median
- * of 3 runs). One more onnx row samples the main job's batch: 16 prompts × 8.
+ * of 5 runs after 4 warm-up runs; cpu: 1 of each). One more onnx row samples
+ * the main job's batch: 16 prompts × 8.
  *
  * Run alone: `deno run -A bench/policy_bench.ts`.
  *
@@ -113,9 +114,14 @@ async function benchBackend(backend: BackendName, label: string = backend): Prom
   // Sample: KV cache, no EOS, so every sequence makes plan.newTokens tokens.
   const prompts = tokens(rng, BATCH, PROMPT);
   const opts = { temperature: 1, topP: 1, eosId: -1, seed: 0 };
-  await sample(model, prompts, { ...opts, maxNewTokens: 2 }); // warm-up
+  // Warm-up: V8 tiers the sampling loop up and onnxruntime plans each new
+  // input shape over the first few calls (the first is ~4× slower).
+  const warmups = backend === "cpu" ? 1 : 4;
+  for (let i = 0; i < warmups; i++) {
+    await sample(model, prompts, { ...opts, maxNewTokens: plan.newTokens });
+  }
   seconds = await median(
-    3,
+    backend === "cpu" ? 1 : 5,
     () => sample(model, prompts, { ...opts, maxNewTokens: plan.newTokens }),
   );
   rows.push({
@@ -133,8 +139,9 @@ async function benchBackend(backend: BackendName, label: string = backend): Prom
       Array(8).fill(p.slice(0, 9 + (i % 6)))
     );
     const n = mainPrompts.length;
+    await sample(model, mainPrompts, { ...opts, maxNewTokens: plan.newTokens }); // warm-up
     seconds = await median(
-      3,
+      5,
       () => sample(model, mainPrompts, { ...opts, maxNewTokens: plan.newTokens }),
     );
     rows.push({

@@ -1,7 +1,7 @@
 /**
- * The policy: a tiny GPT on TensorFlow.js with backend selection, KV-cache
- * sampling, supervised and RL (GRPO / HICRA clipped surrogate) training
- * steps, and checkpoints.
+ * The policy: a tiny GPT on TensorFlow.js with backend selection (including
+ * "onnx": the same network on onnxruntime), KV-cache sampling, supervised
+ * and RL (GRPO / HICRA clipped surrogate) training steps, and checkpoints.
  *
  * @module
  */
@@ -11,3 +11,14 @@ export * from "./gpt.ts";
 export * from "./sampler.ts";
 export * from "./train.ts";
 export * from "./checkpoint.ts";
+export {
+  OnnxDecoder,
+  onnxGradients,
+  onnxLogits,
+  onnxTokenStats,
+  type ScoringBatch,
+  type TokenStatsArrays,
+  type WeightFeeds,
+  weightFeeds,
+} from "./onnx/engine.ts";
+export { ortThreads, setOrtThreads } from "./onnx/runtime.ts";

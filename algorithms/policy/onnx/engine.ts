@@ -174,12 +174,18 @@ export function onnxGradients(
   });
 }
 
+/** Positions added to the KV cache's capacity when a row reaches it. */
+const CACHE_GROWTH = 16;
+
 /**
- * Incremental decoding with a KV cache kept in JS buffers [slots, H, C, d/H]
- * per layer (C = context length). Each step feeds the whole cache with a
- * per-row mask and gets back only the new keys/values, which is far cheaper
- * than exporting the grown cache every step. Rows may have prompts of
- * different lengths: each row has its own position.
+ * Incremental decoding with a KV cache kept in JS buffers [slots, H, cap,
+ * d/H] per layer. Each step feeds the whole cache with a per-row mask and
+ * gets back only the new keys/values, which is far cheaper than exporting
+ * the grown cache every step. Rows may have prompts of different lengths:
+ * each row has its own position. The capacity starts at the longest prompt
+ * + 16 and grows by 16 (up to the context length) as rows reach it, so
+ * attention spans about the positions in use (attention over the whole
+ * context was ~40% of a decoding step at batch 32).
  *
  * Finished rows are dropped lazily: their slots keep computing (on a
  * dummy token) until fewer than 3/4 of the slots are live, then the cache is
@@ -194,6 +200,8 @@ export class OnnxDecoder {
   /** Live row i's slot. */
   #live: number[] = [];
   #cache: Float32Array[] = []; // k0, v0, k1, v1, … over #slots rows
+  /** Positions each slot's cache holds. */
+  #cap = 0;
   /** Next position per slot. */
   #pos = new Int32Array(0);
 
@@ -225,11 +233,13 @@ export class OnnxDecoder {
     const out = decodeSession(this.#config).run(feeds);
     this.#slots = b;
     this.#live = prompts.map((_, i) => i);
+    this.#cap = Math.min(c, t + CACHE_GROWTH);
     this.#cache = [];
     for (let l = 0; l < nLayers; l++) {
       for (const kind of ["k", "v"]) {
-        const buf = new Float32Array(b * h * c * hd);
-        writeRows(buf, out[`new_${kind}${l}`].data as Float32Array, b * h, t, c, hd, null);
+        const buf = new Float32Array(b * h * this.#cap * hd);
+        const src = out[`new_${kind}${l}`].data as Float32Array;
+        writeRows(buf, src, b * h, t, this.#cap, hd, null);
         this.#cache.push(buf);
       }
     }
@@ -244,7 +254,7 @@ export class OnnxDecoder {
 
   /** Feeds one token per live row and returns their next-token logits [rows, V]. */
   step(next: number[]): Float32Array {
-    const { vocabSize: v, nLayers, nHeads: h, dModel: d, contextLength: c } = this.#config;
+    const { vocabSize: v, nLayers, nHeads: h, dModel: d } = this.#config;
     const hd = d / h;
     const b = this.#slots;
     if (next.length !== this.#live.length) {
@@ -253,29 +263,31 @@ export class OnnxDecoder {
     const tokens = new Int32Array(b); // dead slots: token 0 at their old position
     this.#live.forEach((slot, i) => {
       checkContext(this.#config, this.#pos[slot] + 1);
+      if (this.#pos[slot] >= this.#cap) this.#grow();
       tokens[slot] = next[i];
     });
-    // Keys: the cache's C slots (row i's first pos[i] are real), then the new token.
-    const mask = new Float32Array(b * (c + 1));
+    // Keys: the cache's cap slots (row i's first pos[i] are real), then the new token.
+    const cap = this.#cap;
+    const mask = new Float32Array(b * (cap + 1));
     for (let i = 0; i < b; i++) {
-      mask.fill(MASKED, i * (c + 1) + Math.min(this.#pos[i], c), i * (c + 1) + c);
+      mask.fill(MASKED, i * (cap + 1) + Math.min(this.#pos[i], cap), i * (cap + 1) + cap);
     }
-    const positions = this.#pos.map((p) => Math.min(p, c - 1));
+    const positions = this.#pos.map((p) => Math.min(p, cap - 1)); // dead slots stay in bounds
     const feeds: Record<string, OrtTensor> = {
       ...this.#weights,
       tokens: { data: tokens, dims: [b, 1] },
       positions: { data: positions, dims: [b, 1] },
-      mask: { data: mask, dims: [b, 1, 1, c + 1] },
+      mask: { data: mask, dims: [b, 1, 1, cap + 1] },
     };
     for (let l = 0; l < nLayers; l++) {
-      feeds[`past_k${l}`] = { data: this.#cache[2 * l], dims: [b, h, c, hd] };
-      feeds[`past_v${l}`] = { data: this.#cache[2 * l + 1], dims: [b, h, c, hd] };
+      feeds[`past_k${l}`] = { data: this.#cache[2 * l], dims: [b, h, cap, hd] };
+      feeds[`past_v${l}`] = { data: this.#cache[2 * l + 1], dims: [b, h, cap, hd] };
     }
     const out = decodeSession(this.#config).run(feeds);
     for (let l = 0; l < nLayers; l++) {
       for (const [j, kind] of [[0, "k"], [1, "v"]] as const) {
         const src = out[`new_${kind}${l}`].data as Float32Array;
-        writeRows(this.#cache[2 * l + j], src, b * h, 1, c, hd, positions, h);
+        writeRows(this.#cache[2 * l + j], src, b * h, 1, cap, hd, positions, h);
       }
     }
     for (const slot of this.#live) this.#pos[slot]++;
@@ -290,8 +302,7 @@ export class OnnxDecoder {
   keep(rows: number[]): void {
     this.#live = rows.map((r) => this.#live[r]);
     if (this.#live.length >= 0.75 * this.#slots) return;
-    const { dModel: d, contextLength: c } = this.#config;
-    const rowSize = c * d; // H × C × d/H
+    const rowSize = this.#cap * this.#config.dModel; // H × cap × d/H
     // Slots are ascending and slot ≥ i: moving each row down is safe in place.
     this.#live.forEach((slot, i) => {
       if (slot === i) return;
@@ -304,6 +315,22 @@ export class OnnxDecoder {
     this.#cache = this.#cache.map((buf) => buf.subarray(0, this.#slots * rowSize));
     this.#pos = this.#pos.slice(0, this.#slots);
     this.#live = this.#live.map((_, i) => i);
+  }
+
+  /** Adds CACHE_GROWTH positions (at most up to the context length) to every slot's cache. */
+  #grow(): void {
+    const { nHeads: h, dModel: d, contextLength: c } = this.#config;
+    const hd = d / h;
+    const cap = Math.min(c, this.#cap + CACHE_GROWTH);
+    const rows = this.#slots * h;
+    this.#cache = this.#cache.map((old) => {
+      const buf = new Float32Array(rows * cap * hd);
+      for (let r = 0; r < rows; r++) {
+        buf.set(old.subarray(r * this.#cap * hd, (r + 1) * this.#cap * hd), r * cap * hd);
+      }
+      return buf;
+    });
+    this.#cap = cap;
   }
 }
 
