@@ -46,6 +46,14 @@ function gelu(g: GraphBuilder, x: string): { y: string; cdf: string } {
   return { y: g.mul(x, cdf), cdf };
 }
 
+/** LayerNorm over the last axis: [y, mean, 1/std] (the latter two [N, 1], for the backward pass). */
+function layerNorm(g: GraphBuilder, x: string, gain: string, bias: string): string[] {
+  return g.nodeN("LayerNormalization", [x, gain, bias], 3, {
+    axis: -1,
+    epsilon: { float: LN_EPS },
+  });
+}
+
 /** Forward-pass values the backward pass reads, by name (see LAYER_SAVED). */
 type Activations = Map<string, string>;
 
@@ -66,6 +74,14 @@ function forward(g: GraphBuilder, config: GptConfig, cache: boolean): Activation
   const headsShape = g.node("Concat", [bt, g.ints([3 * h, hd])], { axis: 0 });
   const acts: Activations = new Map();
   const save = (name: string, value: string) => acts.set(name, value);
+  /** LayerNorm `ln` of x, saving a{key}, mean{key} and rstd{key} (prefixed) for the backward pass. */
+  const norm = (x: string, ln: string, prefix: string, key: string) => {
+    const [y, mean, rstd] = layerNorm(g, x, W(`${ln}.g`), W(`${ln}.b`));
+    save(`${prefix}mean${key}`, mean);
+    save(`${prefix}rstd${key}`, rstd);
+    save(`${prefix}a${key}`, y);
+    return y;
+  };
 
   const emb = g.add(
     g.node("Gather", [W("tok_emb"), tokens]),
@@ -77,18 +93,7 @@ function forward(g: GraphBuilder, config: GptConfig, cache: boolean): Activation
     const p = `h${i}.`;
     const s = `l${i}.`;
     save(`${s}x`, x);
-    const [a1, mean1, rstd1] = g.nodeN(
-      "LayerNormalization",
-      [x, W(`${p}ln1.g`), W(`${p}ln1.b`)],
-      3,
-      {
-        axis: -1,
-        epsilon: { float: LN_EPS },
-      },
-    );
-    save(`${s}mean1`, mean1);
-    save(`${s}rstd1`, rstd1);
-    save(`${s}a1`, a1);
+    const a1 = norm(x, `${p}ln1`, s, "1");
     const qkv = g.gemm(a1, W(`${p}attn.w_qkv`), W(`${p}attn.b_qkv`));
     const heads = g.transpose(g.reshape(qkv, headsShape), [0, 2, 1, 3]); // [B, 3H, T, hd]
     const [q, kNew, vNew] = g.nodeN("Split", [heads, g.ints([h, h, h])], 3, { axis: 1 });
@@ -130,18 +135,7 @@ function forward(g: GraphBuilder, config: GptConfig, cache: boolean): Activation
     save(`${s}ym`, ym);
     const x1 = g.add(x, g.gemm(ym, W(`${p}attn.w_o`), W(`${p}attn.b_o`)));
     save(`${s}x1`, x1);
-    const [a2, mean2, rstd2] = g.nodeN(
-      "LayerNormalization",
-      [x1, W(`${p}ln2.g`), W(`${p}ln2.b`)],
-      3,
-      {
-        axis: -1,
-        epsilon: { float: LN_EPS },
-      },
-    );
-    save(`${s}mean2`, mean2);
-    save(`${s}rstd2`, rstd2);
-    save(`${s}a2`, a2);
+    const a2 = norm(x1, `${p}ln2`, s, "2");
     const hpre = g.gemm(a2, W(`${p}mlp.w_in`), W(`${p}mlp.b_in`));
     save(`${s}hpre`, hpre);
     const { y: gact, cdf } = gelu(g, hpre);
@@ -150,13 +144,7 @@ function forward(g: GraphBuilder, config: GptConfig, cache: boolean): Activation
     x = g.add(x1, g.gemm(gact, W(`${p}mlp.w_out`), W(`${p}mlp.b_out`)));
   }
   save("xf", x);
-  const [af, meanf, rstdf] = g.nodeN("LayerNormalization", [x, W("ln_f.g"), W("ln_f.b")], 3, {
-    axis: -1,
-    epsilon: { float: LN_EPS },
-  });
-  save("meanf", meanf);
-  save("rstdf", rstdf);
-  save("af", af);
+  const af = norm(x, "ln_f", "", "f");
   const logits = g.matmul(af, W("head")); // [N, V]
   save("logits", logits);
   const logitsShape = g.node("Concat", [bt, g.ints([vocab])], { axis: 0 });
@@ -312,46 +300,33 @@ function backward(g: GraphBuilder, config: GptConfig, acts: Activations, dz: str
   for (let i = nLayers - 1; i >= 0; i--) {
     const p = `h${i}.`;
     const s = (name: string) => S(`l${i}.${name}`);
+    // d(loss)/d(input) of this block's linear layer `${p}${layer}.w_${w}` with input activation `act`.
+    const linear = (dy: string, act: string, layer: string, w: string, shape: [number, number]) =>
+      linearBackward(
+        g,
+        dy,
+        s(act),
+        W(`${p}${layer}.w_${w}`),
+        `${p}${layer}.w_${w}`,
+        shape,
+        `${p}${layer}.b_${w}`,
+      );
     // x2 = x1 + mlp(LN2(x1))
-    const dgact = linearBackward(
-      g,
-      dx,
-      s("gact"),
-      W(`${p}mlp.w_out`),
-      `${p}mlp.w_out`,
-      [hidden, d],
-      `${p}mlp.b_out`,
-    );
+    const dgact = linear(dx, "gact", "mlp", "out", [hidden, d]);
     // GELU'(x) = Φ(x) + x·φ(x), reusing the forward's Φ; φ(x) = e^(−x²/2)/√(2π).
     const hpre = s("hpre");
     const scaled = g.mul(hpre, g.scalar(Math.SQRT1_2)); // x/√2: e^(−x²/2) = e^(−(x/√2)²)
     const gauss = g.node("Exp", [g.node("Neg", [g.mul(scaled, scaled)])]);
     const xPdf = g.mul(g.mul(hpre, gauss), g.scalar(1 / Math.sqrt(2 * Math.PI)));
     const dhpre = g.mul(dgact, g.add(s("cdf"), xPdf));
-    const da2 = linearBackward(
-      g,
-      dhpre,
-      s("a2"),
-      W(`${p}mlp.w_in`),
-      `${p}mlp.w_in`,
-      [d, hidden],
-      `${p}mlp.b_in`,
-    );
+    const da2 = linear(dhpre, "a2", "mlp", "in", [d, hidden]);
     const x1 = s("x1");
     const dx1 = g.add(
       dx,
       layerNormBackward(g, da2, x1, s("mean2"), s("rstd2"), W(`${p}ln2.g`), `${p}ln2`, d),
     );
     // x1 = x + attn(LN1(x))
-    const dym = linearBackward(
-      g,
-      dx1,
-      s("ym"),
-      W(`${p}attn.w_o`),
-      `${p}attn.w_o`,
-      [d, d],
-      `${p}attn.b_o`,
-    );
+    const dym = linear(dx1, "ym", "attn", "o", [d, d]);
     const headShape = g.node("Concat", [bt, g.ints([h, hd])], { axis: 0 });
     const dy = g.transpose(g.reshape(dym, headShape), [0, 2, 1, 3]); // [B, H, T, hd]
     const [q, k, v, probs] = ["q", "k", "v", "p"].map((n) => s(n));
@@ -363,15 +338,7 @@ function backward(g: GraphBuilder, config: GptConfig, acts: Activations, dz: str
     const dk = g.mul(g.matmul(g.transpose(dscores, swap), q), scale);
     const dheads = g.node("Concat", [dq, dk, dv], { axis: 1 }); // [B, 3H, T, hd]
     const dqkv = g.reshape(g.transpose(dheads, [0, 2, 1, 3]), [-1, 3 * d]);
-    const da1 = linearBackward(
-      g,
-      dqkv,
-      s("a1"),
-      W(`${p}attn.w_qkv`),
-      `${p}attn.w_qkv`,
-      [d, 3 * d],
-      `${p}attn.b_qkv`,
-    );
+    const da1 = linear(dqkv, "a1", "attn", "qkv", [d, 3 * d]);
     dx = g.add(
       dx1,
       layerNormBackward(g, da1, s("x"), s("mean1"), s("rstd1"), W(`${p}ln1.g`), `${p}ln1`, d),
