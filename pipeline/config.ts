@@ -887,8 +887,21 @@ function validate(
         `runtime: expected a map of settings, got ${describe(runtimeNode)}`,
       );
     } else {
+      const schema = registry.runtime;
       for (const e of runtimeNode.entries) {
-        if (e.value.type !== "scalar") {
+        const spec = schema?.[e.key];
+        if (schema && !spec) {
+          const known = Object.keys(schema);
+          r(
+            e.keyAt,
+            `runtime: unknown setting "${e.key}"${didYouMean(e.key, known)} (settings: ${
+              known.join(", ")
+            })`,
+          );
+        } else if (spec) {
+          const v = readParam(spec, e.value, `runtime.${keyPath(e.key)}`, r);
+          if (v !== undefined) runtime[e.key] = v;
+        } else if (e.value.type !== "scalar") {
           r(
             e.value.at,
             `runtime.${keyPath(e.key)}: expected a scalar (string, number or boolean), got ${

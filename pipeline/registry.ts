@@ -3,10 +3,16 @@
  *
  * @module
  */
-import type { StageKind, StageRegistry } from "./types.ts";
+import type { ParamSpec, StageKind, StageRegistry } from "./types.ts";
 
-/** Builds a registry from stage kinds; a name registered twice throws. */
-export function createRegistry(kinds: StageKind[]): StageRegistry & {
+/**
+ * Builds a registry from stage kinds (a name registered twice throws) and
+ * an optional schema of the `runtime:` settings.
+ */
+export function createRegistry(
+  kinds: StageKind[],
+  runtime?: Record<string, ParamSpec>,
+): StageRegistry & {
   register(kind: StageKind): void;
 } {
   const map = new Map<string, StageKind>();
@@ -20,6 +26,7 @@ export function createRegistry(kinds: StageKind[]): StageRegistry & {
   return {
     get: (name) => map.get(name),
     names: () => [...map.keys()].sort(),
+    runtime,
     register,
   };
 }

@@ -104,6 +104,12 @@ export interface StageKind {
 export interface StageRegistry {
   get(name: string): StageKind | undefined;
   names(): string[];
+  /**
+   * Schema of the experiment's `runtime:` settings, when the stages declare
+   * one: keys and values are then checked at load time like stage params
+   * (no defaults are filled in, so cache keys do not change).
+   */
+  runtime?: Record<string, ParamSpec>;
 }
 
 /** A position in a source file (1-based). */

@@ -6,6 +6,7 @@
  * @module
  */
 import { createRegistry } from "../pipeline/registry.ts";
+import { BACKENDS } from "../algorithms/policy/backend.ts";
 import { assignCredit } from "./assign_credit.ts";
 import { clusterEntropy } from "./cluster_entropy.ts";
 import { evaluate } from "./evaluate.ts";
@@ -21,6 +22,13 @@ export const registry = createRegistry([
   assignCredit,
   update,
   evaluate,
-]);
+], {
+  backend: {
+    type: "enum",
+    values: [...BACKENDS],
+    default: "wasm",
+    doc: "Tensor backend: onnx (fast CPU), wasm (default), cpu (reference), webgpu (real GPU)",
+  },
+});
 
 export { assignCredit, clusterEntropy, evaluate, sampleStage, update, warmstart };

@@ -3,7 +3,7 @@
  * unroll to the expected plans (a dry run touches no cache).
  */
 import assert from "node:assert/strict";
-import { loadExperimentFile } from "../../pipeline/config.ts";
+import { ConfigError, loadExperimentFile, loadExperimentText } from "../../pipeline/config.ts";
 import { execute } from "../../pipeline/executor.ts";
 import { SilentReporter } from "../../pipeline/progress.ts";
 import { registry } from "../../stages/mod.ts";
@@ -65,4 +65,34 @@ Deno.test("ablations.yaml: baseline plus one change per condition, 3 seeds", asy
 Deno.test("smoke.yaml: two points at toy size", async () => {
   const { plan } = await dryRun("smoke.yaml");
   assert.equal(plan.points.length, 2);
+});
+
+Deno.test("runtime settings are checked at load time against the stages' schema", async () => {
+  const text = (runtime: string) =>
+    `name: t\nruntime: ${runtime}\nstages:\n  warmstart:\n    kind: warmstart\n`;
+  const problems = (runtime: string, sets: string[] = []) => {
+    try {
+      loadExperimentText(text(runtime), "t.yaml", registry, sets);
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        return e.problems.map((p) => `${p.line}:${p.col}: ${p.message}`);
+      }
+      throw e;
+    }
+    return [];
+  };
+  assert.deepEqual(problems("{ backend: onnx }"), []);
+  assert.deepEqual(problems("{ backend: onnxx }"), [
+    '2:21: runtime.backend: expected one of "wasm", "cpu", "webgpu", "onnx", got "onnxx"; did you mean "onnx"?',
+  ]);
+  assert.deepEqual(problems("{ backnd: wasm }"), [
+    '2:12: runtime: unknown setting "backnd"; did you mean "backend"? (settings: backend)',
+  ]);
+  assert.match(
+    problems("{ backend: wasm }", ["runtime.backend=wasmm"]).join("\n"),
+    /did you mean "wasm"/,
+  );
+  // The file's own value stays in the plan as written (no defaults are added).
+  const plan = loadExperimentText(text("{ backend: onnx }"), "t.yaml", registry);
+  assert.deepEqual(plan.points[0].experiment.runtime, { backend: "onnx" });
 });
