@@ -24,10 +24,12 @@ export interface OrtTensor {
 }
 
 /**
- * Intra-op threads: one in worker threads (the pipeline runs one instance per
- * worker and core, `--jobs`), ORT's default of one per core otherwise.
+ * Intra-op threads, 1 by default: at this model size a second thread made
+ * training ~20% slower and sampling no faster on the 2-core VM (`deno task
+ * bench` reports both), and the pipeline uses the cores by running one
+ * instance per core (`--jobs`).
  */
-let threads = (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope ? 1 : 0;
+let threads = 1;
 
 /**
  * Sets the intra-op thread count of sessions created from now on (0 = one
