@@ -214,9 +214,11 @@ function lossAndGradients(
   const weights = weightFeeds(model);
   const stats = onnxTokenStats(model, batch, weights);
   const { b, t } = batch;
-  // Variables, because variableGrads tolerates a statistic the loss ignores.
-  const logp = tf.variable(tf.tensor2d(stats.logp, [b, t]));
-  const entropy = tf.variable(tf.tensor2d(stats.entropy, [b, t]));
+  // Variables, because variableGrads tolerates a statistic the loss ignores
+  // (tidy frees the initial tensors; the variables keep their data).
+  const [logp, entropy] = tf.tidy(() =>
+    [stats.logp, stats.entropy].map((a) => tf.variable(tf.tensor2d(a, [b, t])))
+  );
   try {
     const { value, grads } = tf.variableGrads(() => loss({ logp, entropy }), [logp, entropy]);
     const read = (v: tf.Variable) => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../../algorithms/rng.ts";
 import { useBackend } from "../../algorithms/policy/backend.ts";
+import { sample } from "../../algorithms/policy/sampler.ts";
 import {
   cloneGpt,
   DEFAULT_GPT_CONFIG,
@@ -319,26 +320,34 @@ Deno.test("train functions validate their batches", async () => {
   disposeGpt(model);
 });
 
-Deno.test("training steps leak no tensors", async () => {
+Deno.test("training steps and sampling leak no tensors (cpu, onnx)", async () => {
+  for (const backend of ["cpu", "onnx"] as const) await leakCheck(backend);
   await useBackend("cpu");
+});
+
+async function leakCheck(backend: "cpu" | "onnx") {
+  await useBackend(backend);
   const model = randomGpt(TINY, 1);
   const ref = cloneGpt(model);
   const batch = { ...ratioBatch(model, CASES), refModel: ref };
   const sup = { tokens: batch.tokens, lossMask: batch.tokens.map((s) => s.map(() => true)) };
   const adam = new Adam({ lr: 1e-3 });
-  const round = () => {
+  const prompts = batch.tokens.map((s) => s.slice(0, 3));
+  const round = async () => {
     rlStep(model, adam, batch, { klBeta: 0.1, entropyCoef: 0.01 });
+    rlStep(model, adam, batch); // entropy unused by the loss
     supervisedStep(model, adam, sup);
     sequenceLogprobs(model, batch.tokens, batch.responseStart);
+    await sample(model, prompts, { maxNewTokens: 4, temperature: 1, topP: 1, eosId: -1, seed: 0 });
   };
-  round(); // allocates the optimizer moments
+  await round(); // allocates the optimizer moments
   const before = tf.memory().numTensors;
-  round();
-  assert.equal(tf.memory().numTensors, before);
+  await round();
+  assert.equal(tf.memory().numTensors, before, `${backend} leaks tensors`);
   adam.dispose();
   disposeGpt(model);
   disposeGpt(ref);
-});
+}
 
 Deno.test("rlStep without clipping (ε = Infinity) is the plain ratio-weighted loss", async () => {
   await useBackend("cpu");

@@ -1,6 +1,8 @@
 /**
- * The GPT's compute on onnxruntime (the "onnx" backend): logits, parameter
- * gradients and KV-cached decoding, with the weights read from the tfjs
+ * The GPT's compute on onnxruntime (the "onnx" backend): logits, per-token
+ * log-probs and entropies (`onnxTokenStats`), parameter gradients of a loss
+ * on those (`onnxGradients`) and KV-cached decoding (`OnnxDecoder`), with
+ * the weights read from the tfjs
  * model's variables on every call (so the model, its optimizer and its
  * checkpoints stay in tfjs). Sessions are built once per model shape and
  * thread, from the graphs in gpt_graphs.ts.
