@@ -46,6 +46,18 @@ function gelu(g: GraphBuilder, x: string): { y: string; cdf: string } {
   return { y: g.mul(x, cdf), cdf };
 }
 
+/**
+ * Float one-hot rows [N, depth] of int32 ids [B, T]. The ids are cast to
+ * int64: ORT's CPU OneHot has no int32-ids / int64-depth / float kernel.
+ */
+function oneHot(g: GraphBuilder, ids: string, depth: number): string {
+  const flat = g.node("Cast", [g.reshape(ids, [-1])], { to: DataType.INT64 });
+  const offOn = g.node("Constant", [], {
+    value: { floatTensor: Float32Array.of(0, 1), dims: [2] },
+  });
+  return g.node("OneHot", [flat, g.ints([depth]), offOn], { axis: -1 });
+}
+
 /** LayerNorm over the last axis: [y, mean, 1/std] (the latter two [N, 1], for the backward pass). */
 function layerNorm(g: GraphBuilder, x: string, gain: string, bias: string): string[] {
   return g.nodeN("LayerNormalization", [x, gain, bias], 3, {
@@ -54,13 +66,13 @@ function layerNorm(g: GraphBuilder, x: string, gain: string, bias: string): stri
   });
 }
 
-/** Forward-pass values the backward pass reads, by name (see LAYER_SAVED). */
+/** Forward-pass values the backward pass reads, by name (`l{i}.x`, `l{i}.q`, …, `af`, `logits`). */
 type Activations = Map<string, string>;
 
 /**
  * Adds the forward pass with a `logits` [B, T, V] output. With `cache`,
  * reads past keys/values (`past_k{i}`, `past_v{i}`) and outputs
- * `present_k{i}` / `present_v{i}`. Returns the activations for `backward`.
+ * this step's `new_k{i}` / `new_v{i}`. Returns the activations for `backward`.
  */
 function forward(g: GraphBuilder, config: GptConfig, cache: boolean): Activations {
   const { dModel: d, nHeads: h, vocabSize: vocab, nLayers } = config;
@@ -166,15 +178,7 @@ function tokenStats(
   const invT = g.floatInput("inv_temperature", []);
   const logpAll = g.node("LogSoftmax", [g.mul(acts.get("logits")!, invT)], { axis: -1 });
   const probs = g.node("Exp", [logpAll]);
-  // int64 ids: ORT's CPU OneHot has no int32-ids / int64-depth / float kernel.
-  const ids = g.node("Cast", [g.reshape(targets, [-1])], { to: DataType.INT64 });
-  const hot = g.node("OneHot", [
-    ids,
-    g.ints([config.vocabSize]),
-    g.node("Constant", [], {
-      value: { floatTensor: Float32Array.of(0, 1), dims: [2] },
-    }),
-  ], { axis: -1 });
+  const hot = oneHot(g, targets, config.vocabSize);
   const bt = g.node("Shape", [targets]);
   const logp = g.node("ReduceSum", [g.mul(logpAll, hot), g.ints([-1])], { keepdims: 0 });
   g.output("logp", g.reshape(logp, bt), ["B", "T"]);
@@ -188,7 +192,8 @@ function tokenStats(
 /**
  * Inference: logits [B, T, V] of `tokens` at `positions`. With `cache`,
  * also reads past keys/values [B, H, P, d/H] per layer and returns the
- * concatenated `present_k{i}` / `present_v{i}` (P may be 0).
+ * new tokens' keys and values as `new_k{i}` / `new_v{i}` [B, H, T, d/H]
+ * (P may be 0).
  */
 export function inferenceGraph(config: GptConfig, cache: boolean): Uint8Array {
   const g = new GraphBuilder();
@@ -348,15 +353,7 @@ function backward(g: GraphBuilder, config: GptConfig, acts: Activations, dz: str
   const dx3 = g.reshape(dx, g.node("Concat", [bt, g.ints([d])], { axis: 0 }));
   g.reduceSum(dx3, [0], 0, gradName("pos_emb"));
   g.output(gradName("pos_emb"), gradName("pos_emb"), ["T", d]);
-  // int64 ids: ORT's CPU OneHot has no int32-ids / int64-depth / float kernel.
-  const ids = g.node("Cast", [g.reshape(tokens, [-1])], { to: DataType.INT64 });
-  const hot = g.node("OneHot", [
-    ids,
-    g.ints([vocab]),
-    g.node("Constant", [], {
-      value: { floatTensor: Float32Array.of(0, 1), dims: [2] },
-    }),
-  ], { axis: -1 });
+  const hot = oneHot(g, tokens, vocab);
   g.gemm(hot, dx, undefined, 1, 0, gradName("tok_emb"));
   g.output(gradName("tok_emb"), gradName("tok_emb"), [vocab, d]);
 }
