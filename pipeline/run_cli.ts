@@ -37,6 +37,20 @@ Options:
 
 Exit codes: 0 all points done, 1 some point failed, 2 bad input.`;
 
+/** The registry's runtime settings, for --help (empty when it declares none). */
+export function runtimeHelp(registry: StageRegistry): string {
+  const specs = Object.entries(registry.runtime ?? {});
+  if (specs.length === 0) return "";
+  const lines = specs.map(([key, spec]) => {
+    const values = spec.type === "enum" ? spec.values.join(" | ") : spec.type;
+    const fallback = spec.default !== undefined ? ` [${spec.default}]` : "";
+    return `  ${key}: ${values}${fallback}${spec.doc ? `\n      ${spec.doc}` : ""}`;
+  });
+  return `\n\nRuntime settings (the file's runtime: map, or --set runtime.KEY=V):\n${
+    lines.join("\n")
+  }`;
+}
+
 /** Default parallelism: one worker per core (stages are single-threaded), at most 4. */
 function defaultJobs(): number {
   return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
@@ -103,7 +117,7 @@ async function runCommand(args: string[], opts: RunCliOptions): Promise<number> 
   }
   const v = parsed.values;
   if (v.help) {
-    console.log(RUN_USAGE);
+    console.log(RUN_USAGE + runtimeHelp(opts.registry));
     return 0;
   }
   if (parsed.positionals.length !== 1) {
