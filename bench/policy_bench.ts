@@ -22,7 +22,7 @@ import {
 } from "../algorithms/policy/gpt.ts";
 import { sample } from "../algorithms/policy/sampler.ts";
 import { Adam, rlStep } from "../algorithms/policy/train.ts";
-import { ortThreads, setOrtThreads } from "../algorithms/policy/onnx/runtime.ts";
+import { ortThreads, setOrtThreads } from "../algorithms/policy/onnx/threads.ts";
 import type { BenchRow } from "./types.ts";
 
 const BATCH = 32;

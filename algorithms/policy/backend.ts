@@ -27,11 +27,26 @@ type TfBackend = Exclude<BackendName, "onnx">;
 
 const registered = new Set<TfBackend>(["cpu"]); // the tfjs union registers cpu
 
+/** The onnxruntime engine, loaded by the first `useBackend("onnx")`. */
+type OnnxEngine = typeof import("./onnx/engine.ts");
+
+let onnxEngineModule: OnnxEngine | null = null;
 let onnxActive = false;
 
 /** True when the network runs on onnxruntime (backend "onnx"). */
 export function usingOnnx(): boolean {
   return onnxActive;
+}
+
+/**
+ * The onnxruntime engine (./onnx/engine.ts). It is imported only by
+ * `useBackend("onnx")`, so the other backends never load the native library.
+ */
+export function onnxEngine(): OnnxEngine {
+  if (!onnxActive || !onnxEngineModule) {
+    throw new Error('The onnx engine is not active: call useBackend("onnx") first');
+  }
+  return onnxEngineModule;
 }
 
 /**
@@ -47,9 +62,15 @@ export async function useBackend(requested: BackendName): Promise<void> {
       `Unknown backend "${requested}": expected one of ${BACKENDS.map((b) => `"${b}"`).join(", ")}`,
     );
   }
-  onnxActive = requested === "onnx";
-  if (onnxActive) await import("./onnx/engine.ts"); // loads onnxruntime now, failing early
+  onnxActive = false;
+  if (requested === "onnx") onnxEngineModule ??= await import("./onnx/engine.ts"); // fails early
   const name: TfBackend = requested === "onnx" ? "wasm" : requested;
+  await activateTfBackend(name);
+  onnxActive = requested === "onnx";
+}
+
+/** Switches tfjs to `name` (a no-op when it is already active) and checks the result. */
+async function activateTfBackend(name: TfBackend): Promise<void> {
   // getBackend() alone can name a backend whose initialisation failed.
   if (tf.getBackend() === name && tf.findBackend(name) != null) return;
 

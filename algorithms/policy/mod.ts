@@ -11,14 +11,7 @@ export * from "./gpt.ts";
 export * from "./sampler.ts";
 export * from "./train.ts";
 export * from "./checkpoint.ts";
-export {
-  OnnxDecoder,
-  onnxGradients,
-  onnxLogits,
-  onnxTokenStats,
-  type ScoringBatch,
-  type TokenStatsArrays,
-  type WeightFeeds,
-  weightFeeds,
-} from "./onnx/engine.ts";
-export { ortThreads, setOrtThreads } from "./onnx/runtime.ts";
+// The onnx engine itself (./onnx/engine.ts) loads onnxruntime's native
+// library: import it directly, or reach it through `onnxEngine()`.
+export type { ScoringBatch, TokenStatsArrays, WeightFeeds } from "./onnx/engine.ts";
+export { ortThreads, setOrtThreads } from "./onnx/threads.ts";

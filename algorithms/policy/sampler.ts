@@ -1,10 +1,11 @@
 /**
  * Batched autoregressive sampling from a GPT with a KV cache.
  *
- * The network runs in tfjs; the token choice runs in JS from the logits with
- * one seeded generator per sequence, so the same model, prompts, options and
- * backend give the same samples (and a sequence's draws do not depend on how
- * the prompts are batched).
+ * The network runs in tfjs, or on onnxruntime with the "onnx" backend; the
+ * token choice runs in JS from the logits with one seeded generator per
+ * sequence, so the same model, prompts, options and backend give the same
+ * samples. A sequence's draws do not depend on how the prompts are batched
+ * (on tfjs bitwise; on onnx its log-probs may move at ~1e-7 with the batch).
  *
  * Log-probabilities: `logprobs[t]` is log π(token_t | prefix) under the
  * temperature-scaled distribution softmax(logits / temperature), *before*
@@ -28,8 +29,7 @@ import {
   samplingWeights,
   selectCacheRows,
 } from "./gpt.ts";
-import { usingOnnx } from "./backend.ts";
-import { OnnxDecoder } from "./onnx/engine.ts";
+import { onnxEngine, usingOnnx } from "./backend.ts";
 
 /** Sampling options. */
 export interface SampleOptions {
@@ -43,7 +43,7 @@ export interface SampleOptions {
   eosId: number;
   /** Seed; sequence i draws from `new Rng(`${seed}/${i}`)`. */
   seed: number;
-  /** Most sequences stepped together (default: all prompts of one length). */
+  /** Most sequences stepped together (default: all prompts of one length; on onnx, all prompts). */
   batchSize?: number;
 }
 
@@ -164,7 +164,7 @@ function tfjsStepper(model: Gpt): Stepper {
 
 /** The onnxruntime network (backend "onnx"; prompts of any lengths). */
 function onnxStepper(model: Gpt): Stepper {
-  const decoder = new OnnxDecoder(model);
+  const decoder = new (onnxEngine().OnnxDecoder)(model);
   return {
     start: (prompts) => Promise.resolve(decoder.start(prompts)),
     step: (tokens) => Promise.resolve(decoder.step(tokens)),

@@ -14,8 +14,8 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { type Gpt, logits, namedParameters } from "./gpt.ts";
-import { usingOnnx } from "./backend.ts";
-import { onnxGradients, onnxTokenStats, type ScoringBatch, weightFeeds } from "./onnx/engine.ts";
+import { onnxEngine, usingOnnx } from "./backend.ts";
+import type { ScoringBatch } from "./onnx/engine.ts";
 
 /** Padding token id used to right-pad ragged batches. */
 export const PAD_ID = 0;
@@ -188,7 +188,7 @@ function tokenStats(model: Gpt, batch: ScoringBatch): TokenStats {
     });
     return { logp: logp as tf.Tensor2D, entropy: entropy as tf.Tensor2D };
   }
-  const { logp, entropy } = onnxTokenStats(model, batch);
+  const { logp, entropy } = onnxEngine().onnxTokenStats(model, batch);
   return {
     logp: tf.tensor2d(logp, [batch.b, batch.t]),
     entropy: tf.tensor2d(entropy, [batch.b, batch.t]),
@@ -211,30 +211,33 @@ function lossAndGradients(
     const { value, grads } = tf.variableGrads(() => loss(tfjsTokenStats(model, batch)), params);
     return { value, grads: params.map((p) => grads[p.name]) };
   }
-  const weights = weightFeeds(model);
-  const stats = onnxTokenStats(model, batch, weights);
+  const engine = onnxEngine();
+  const weights = engine.weightFeeds(model);
+  const stats = engine.onnxTokenStats(model, batch, weights);
   const { b, t } = batch;
   // Variables, because variableGrads tolerates a statistic the loss ignores
   // (tidy frees the initial tensors; the variables keep their data).
   const [logp, entropy] = tf.tidy(() =>
     [stats.logp, stats.entropy].map((a) => tf.variable(tf.tensor2d(a, [b, t])))
   );
+  let result: ReturnType<typeof tf.variableGrads> | null = null;
   try {
-    const { value, grads } = tf.variableGrads(() => loss({ logp, entropy }), [logp, entropy]);
-    const read = (v: tf.Variable) => {
-      const g = grads[v.name];
-      if (!g) return new Float32Array(b * t);
-      const data = g.dataSync() as Float32Array;
-      g.dispose();
-      return data;
-    };
-    const arrays = onnxGradients(model, batch, {
+    result = tf.variableGrads(() => loss({ logp, entropy }), [logp, entropy]);
+    const read = (v: tf.Variable) =>
+      result!.grads[v.name]?.dataSync() as Float32Array ?? new Float32Array(b * t);
+    const arrays = engine.onnxGradients(model, batch, {
       logp: read(logp),
       entropy: read(entropy),
     }, weights);
-    return { value, grads: arrays.map((a, i) => tf.tensor(a, params[i].shape, "float32")) };
+    return {
+      value: result.value,
+      grads: arrays.map((a, i) => tf.tensor(a, params[i].shape, "float32")),
+    };
+  } catch (error) {
+    result?.value.dispose();
+    throw error;
   } finally {
-    tf.dispose([logp, entropy]);
+    tf.dispose([logp, entropy, ...Object.values(result?.grads ?? {})]);
   }
 }
 

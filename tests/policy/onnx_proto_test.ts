@@ -56,3 +56,13 @@ Deno.test("an integer-valued attribute must be written as an integer", () => {
   g.node("Gemm", [x, x], { transA: 0.5 });
   assert.throws(() => g.encode(), /attribute transA: 0.5 is not an integer/);
 });
+
+Deno.test("a string attribute is encoded (Pad mode reflect)", () => {
+  const g = new GraphBuilder();
+  const x = g.floatInput("x", [3]);
+  g.output("y", g.node("Pad", [x, g.ints([1, 1])], { mode: "reflect" }), [5]);
+  const session = new OrtSession(g.encode());
+  const { y } = session.run({ x: { data: Float32Array.of(1, 2, 3), dims: [3] } });
+  assert.deepEqual([...y.data], [2, 1, 2, 3, 2]);
+  session.dispose();
+});

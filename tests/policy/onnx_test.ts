@@ -29,7 +29,7 @@ import {
   onnxLogits,
   onnxTokenStats,
 } from "../../algorithms/policy/onnx/engine.ts";
-import { ortThreads, setOrtThreads } from "../../algorithms/policy/onnx/runtime.ts";
+import { ortThreads, setOrtThreads } from "../../algorithms/policy/onnx/threads.ts";
 import {
   Adam,
   rlStep,
@@ -260,7 +260,7 @@ Deno.test("onnx rlStep, supervisedStep, sequenceLogprobs and sampling equal tfjs
   );
 });
 
-Deno.test("onnx results do not depend on the thread count (bitwise)", async () => {
+Deno.test("onnx scoring and gradients do not depend on the thread count (bitwise)", async () => {
   const config = DEFAULT_GPT_CONFIG;
   const arrays = weights(config, 9, 0.02);
   const rng = new Rng(10);
@@ -294,4 +294,22 @@ Deno.test("onnx results do not depend on the thread count (bitwise)", async () =
     setOrtThreads(before);
     await useBackend("cpu");
   }
+});
+
+Deno.test("OnnxDecoder rejects empty prompts and unordered keep() rows", async () => {
+  await withModel("onnx", TINY, weights(TINY, 11, 0.3), (m) => {
+    const decoder = new OnnxDecoder(m);
+    assert.throws(() => decoder.start([[1, 2], []]), /prompt 1 is empty/);
+    assert.throws(() => decoder.start([]), /no prompts/);
+    decoder.start([[1, 2], [3], [4, 5, 6]]);
+    assert.throws(
+      () => decoder.keep([1, 0]),
+      /ascending indices into the 3 live rows, got \[1,0\]/,
+    );
+    assert.throws(() => decoder.keep([0, 3]), /ascending/);
+    decoder.keep([0, 2]);
+    assert.throws(() => decoder.step([1, 2, 3]), /3 tokens for 2 rows/);
+    assert.equal(decoder.step([7, 8]).length, 2 * TINY.vocabSize);
+  });
+  await useBackend("cpu");
 });

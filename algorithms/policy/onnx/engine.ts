@@ -16,7 +16,8 @@
 
 import { type Gpt, type GptConfig, namedParameters, parameterSpecs } from "../gpt.ts";
 import { gradientGraph, gradName, inferenceGraph, scoringGraph } from "./gpt_graphs.ts";
-import { OrtSession, type OrtTensor, ortThreads } from "./runtime.ts";
+import { OrtSession, type OrtTensor } from "./runtime.ts";
+import { ortThreads } from "./threads.ts";
 
 /** Additive mask value for keys a query must not see (finite: no inf − inf). */
 const MASKED = -1e9;
@@ -28,13 +29,25 @@ interface Sessions {
   grad?: OrtSession;
 }
 
+/** Sessions per model shape and thread count, most recently used last. */
 const sessions = new Map<string, Sessions>();
+
+/** Shapes × thread counts whose sessions stay loaded (each holds ~100 MB of arenas). */
+const MAX_SESSION_SETS = 2;
 
 /** The sessions of a model shape at the current thread setting. */
 function sessionsFor(config: GptConfig): Sessions {
-  const key = `${ortThreads()}/${JSON.stringify(config)}`;
+  const { vocabSize, contextLength, dModel, nLayers, nHeads, mlpRatio } = config;
+  const key = [ortThreads(), vocabSize, contextLength, dModel, nLayers, nHeads, mlpRatio].join("/");
   let s = sessions.get(key);
-  if (!s) sessions.set(key, s = {});
+  if (s) sessions.delete(key); // re-inserted below as the most recent
+  s ??= {};
+  sessions.set(key, s);
+  for (const [old, set] of sessions) {
+    if (sessions.size <= MAX_SESSION_SETS) break;
+    for (const session of Object.values(set)) session?.dispose();
+    sessions.delete(old);
+  }
   return s;
 }
 
@@ -221,6 +234,9 @@ export class OnnxDecoder {
     const { vocabSize: v, nLayers, nHeads: h, dModel: d, contextLength: c } = this.#config;
     const hd = d / h;
     const b = prompts.length;
+    if (b === 0) throw new Error("OnnxDecoder.start: no prompts");
+    const empty = prompts.findIndex((p) => p.length === 0);
+    if (empty >= 0) throw new Error(`OnnxDecoder.start: prompt ${empty} is empty`);
     const t = Math.max(...prompts.map((p) => p.length));
     checkContext(this.#config, t);
     const tokens = new Int32Array(b * t);
@@ -230,8 +246,8 @@ export class OnnxDecoder {
       ...freshSequence(t),
       tokens: { data: tokens, dims: [b, t] },
     };
-    const empty = { data: new Float32Array(0), dims: [b, h, 0, hd] };
-    for (let l = 0; l < nLayers; l++) feeds[`past_k${l}`] = feeds[`past_v${l}`] = empty;
+    const noPast = { data: new Float32Array(0), dims: [b, h, 0, hd] };
+    for (let l = 0; l < nLayers; l++) feeds[`past_k${l}`] = feeds[`past_v${l}`] = noPast;
     const out = decodeSession(this.#config).run(feeds);
     this.#slots = b;
     this.#live = prompts.map((_, i) => i);
@@ -302,6 +318,13 @@ export class OnnxDecoder {
 
   /** Keeps only the given rows (indices into the current live rows, ascending). */
   keep(rows: number[]): void {
+    rows.forEach((r, i) => {
+      if (!Number.isInteger(r) || r < 0 || r >= this.#live.length || (i > 0 && r <= rows[i - 1])) {
+        throw new Error(
+          `OnnxDecoder.keep: rows must be ascending indices into the ${this.#live.length} live rows, got [${rows}]`,
+        );
+      }
+    });
     this.#live = rows.map((r) => this.#live[r]);
     if (this.#live.length >= 0.75 * this.#slots) return;
     const rowSize = this.#cap * this.#config.dModel; // H × cap × d/H

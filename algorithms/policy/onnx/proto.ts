@@ -148,12 +148,12 @@ function writeAttribute(w: Writer, name: string, value: AttrValue): void {
     if (!Number.isInteger(value)) throw new Error(`attribute ${name}: ${value} is not an integer`);
     w.int(3, value);
     w.int(20, 2);
-  } else if ("float" in (value as object)) {
-    w.float(2, (value as { float: number }).float);
-    w.int(20, 1);
   } else if (typeof value === "string") {
     w.blob(4, value);
     w.int(20, 3);
+  } else if ("float" in value) {
+    w.float(2, value.float);
+    w.int(20, 1);
   } else if (Array.isArray(value)) {
     for (const v of value) w.int(8, v);
     w.int(20, 7);

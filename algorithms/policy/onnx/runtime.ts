@@ -13,6 +13,7 @@
 
 import { binding, initOrt } from "onnxruntime-node/binding";
 import { Tensor } from "onnxruntime-node";
+import { ortThreads } from "./threads.ts";
 
 /** A typed array an ORT tensor can wrap. */
 export type TensorData = Float32Array | Int32Array;
@@ -21,30 +22,6 @@ export type TensorData = Float32Array | Int32Array;
 export interface OrtTensor {
   data: TensorData;
   dims: number[];
-}
-
-/**
- * Intra-op threads, 1 by default: at this model size a second thread made
- * training ~20% slower and sampling no faster on the 2-core VM (`deno task
- * bench` reports both), and the pipeline uses the cores by running one
- * instance per core (`--jobs`).
- */
-let threads = 1;
-
-/**
- * Sets the intra-op thread count of sessions created from now on (0 = one
- * per core, ORT's default). Results do not depend on it (tested).
- */
-export function setOrtThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 0) {
-    throw new Error(`ORT threads must be an integer >= 0, got ${n}`);
-  }
-  threads = n;
-}
-
-/** The configured intra-op thread count (0 = one per core). */
-export function ortThreads(): number {
-  return threads;
 }
 
 interface BindingSession {
@@ -79,7 +56,7 @@ export class OrtSession {
       executionProviders: [{ name: "cpu" }],
       graphOptimizationLevel: "all",
       executionMode: "sequential",
-      intraOpNumThreads: threads,
+      intraOpNumThreads: ortThreads(),
       interOpNumThreads: 1,
       enableCpuMemArena: true,
       logSeverityLevel: 3,
