@@ -1,7 +1,7 @@
 /**
  * Policy bench: training and KV-cache sampling throughput of the default GPT
- * (DEFAULT_GPT_CONFIG) at batch 32 on onnx (onnxruntime, with 1 thread and
- * with one per core), wasm and cpu, and on webgpu when a hardware
+ * (DEFAULT_GPT_CONFIG) at batch 32 on onnx (onnxruntime; training with one
+ * thread per core and with one), wasm and cpu, and on webgpu when a hardware
  * (non-fallback) adapter exists. Shapes follow engine-notes §4: a train step
  * on 32 × 64 token positions (rlStep, Adam; median of 3 timed runs), and
  * sampling of 32 sequences from 16-token prompts, 48 new tokens each (median
@@ -76,8 +76,15 @@ async function median(n: number, f: () => unknown): Promise<number> {
   return runs.sort((a, b) => a - b)[Math.floor(n / 2)];
 }
 
-/** Train and sample throughput on one backend (`label` names the variant). */
-async function benchBackend(backend: BackendName, label: string = backend): Promise<BenchRow[]> {
+/**
+ * Train and (unless `trainOnly`) sample throughput on one backend; `label`
+ * names the variant.
+ */
+async function benchBackend(
+  backend: BackendName,
+  label: string = backend,
+  trainOnly = false,
+): Promise<BenchRow[]> {
   const plan = PLANS[backend];
   await useBackend(backend);
   const model = initGpt(DEFAULT_GPT_CONFIG, 0);
@@ -110,6 +117,10 @@ async function benchBackend(backend: BackendName, label: string = backend): Prom
     } ms/step, median of ${timed} × ${plan.trainSteps} steps`,
   });
   adam.dispose();
+  if (trainOnly) {
+    disposeGpt(model);
+    return rows;
+  }
 
   // Sample: KV cache, no EOS, so every sequence makes plan.newTokens tokens.
   const prompts = tokens(rng, BATCH, PROMPT);
@@ -165,13 +176,15 @@ async function hasHardwareGpu(): Promise<boolean> {
 
 /** Runs the policy bench: onnx, wasm, cpu, and webgpu when a real GPU exists. */
 export async function bench(): Promise<BenchRow[]> {
+  // onnx: training with the default threads (one per core here) and with one
+  // (as in pipeline workers); decoding always runs on one thread.
   const threads = ortThreads();
-  const rows: BenchRow[] = [];
-  for (const n of [1, navigator.hardwareConcurrency]) {
-    setOrtThreads(n);
-    rows.push(...await benchBackend("onnx", `onnx, ${n} thread${n > 1 ? "s" : ""}`));
+  const rows = await benchBackend("onnx", `onnx, ${threads} thread${threads === 1 ? "" : "s"}`);
+  if (threads !== 1) {
+    setOrtThreads(1);
+    rows.push(...await benchBackend("onnx", "onnx, 1 thread", true));
+    setOrtThreads(threads);
   }
-  setOrtThreads(threads);
   rows.push(...await benchBackend("wasm"), ...await benchBackend("cpu"));
   if (await hasHardwareGpu()) rows.push(...await benchBackend("webgpu"));
   return rows;

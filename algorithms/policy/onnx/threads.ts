@@ -1,19 +1,21 @@
 /**
- * The intra-op thread count of onnxruntime sessions, kept apart from
- * runtime.ts so that setting it does not load the native library.
+ * The intra-op thread count of onnxruntime's scoring and gradient sessions,
+ * kept apart from runtime.ts so that setting it does not load the native
+ * library. (Decoding always uses one thread: its steps are too small to
+ * gain, measured ~30% slower with two.)
  *
  * @module
  */
 
 /**
- * 1 by default: at this model size a second thread made training ~20%
- * slower and sampling no faster on the 2-core VM (`deno task bench` reports
- * both), and the pipeline uses the cores by running one instance per core
- * (`--jobs`). Scoring and gradients are bitwise independent of it (tested);
- * decoding steps are not (log-probs differ at ~1e-7), so the pipeline never
- * changes it.
+ * One per core in the main thread (a B32×T64 rlStep: 24k → 30k tok/s with
+ * two threads on the 2-core VM), one in worker threads, where the pipeline
+ * already runs one instance per core (`--jobs`; two threads each measured no
+ * faster there). Scoring and gradients are bitwise independent of it (tested).
  */
-let threads = 1;
+let threads = (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope
+  ? 1
+  : navigator.hardwareConcurrency || 1;
 
 /** Sets the intra-op thread count of sessions created from now on (0 = one per core). */
 export function setOrtThreads(n: number): void {
