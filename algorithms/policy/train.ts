@@ -163,8 +163,23 @@ interface TokenStats {
   entropy: tf.Tensor2D;
 }
 
-/** A loss as a function of the token statistics. */
-type StatsLoss = (stats: TokenStats) => tf.Scalar;
+/**
+ * A loss as a function of the token statistics. `linearLogp`, when set,
+ * says the loss is Σ linearLogp ⊙ logp (cross-entropy is): its gradient is
+ * then known before the forward pass, and the onnx backend needs one run
+ * of the network instead of two.
+ */
+interface StatsLoss {
+  (stats: TokenStats): tf.Scalar;
+  linearLogp?: Float32Array;
+}
+
+/** The loss Σ coef ⊙ logp (coef [B, T]), marked linear for the onnx backend. */
+function linearLogpLoss(coef: Float32Array, b: number, t: number): StatsLoss {
+  const loss: StatsLoss = ({ logp }) => tf.sum(tf.mul(logp, tf.tensor2d(coef, [b, t])));
+  loss.linearLogp = coef;
+  return loss;
+}
 
 /** Token statistics on tfjs: differentiable through the model. */
 function tfjsTokenStats(model: Gpt, batch: ScoringBatch): TokenStats {
@@ -213,8 +228,23 @@ function lossAndGradients(
   }
   const engine = onnxEngine();
   const weights = engine.weightFeeds(model);
-  const stats = engine.onnxTokenStats(model, batch, weights);
+  const toTensors = (grads: Float32Array[]) =>
+    grads.map((a, i) => tf.tensor(a, params[i].shape, "float32"));
   const { b, t } = batch;
+  if (loss.linearLogp) {
+    const run = engine.onnxGradients(model, batch, {
+      logp: loss.linearLogp,
+      entropy: new Float32Array(b * t),
+    }, weights);
+    const value = tf.tidy(() =>
+      loss({
+        logp: tf.tensor2d(run.stats.logp, [b, t]),
+        entropy: tf.tensor2d(run.stats.entropy, [b, t]),
+      })
+    );
+    return { value, grads: toTensors(run.grads) };
+  }
+  const stats = engine.onnxTokenStats(model, batch, weights);
   // Variables, because variableGrads tolerates a statistic the loss ignores
   // (tidy frees the initial tensors; the variables keep their data).
   const [logp, entropy] = tf.tidy(() =>
@@ -225,14 +255,11 @@ function lossAndGradients(
     result = tf.variableGrads(() => loss({ logp, entropy }), [logp, entropy]);
     const read = (v: tf.Variable) =>
       result!.grads[v.name]?.dataSync() as Float32Array ?? new Float32Array(b * t);
-    const arrays = engine.onnxGradients(model, batch, {
+    const run = engine.onnxGradients(model, batch, {
       logp: read(logp),
       entropy: read(entropy),
     }, weights);
-    return {
-      value: result.value,
-      grads: arrays.map((a, i) => tf.tensor(a, params[i].shape, "float32")),
-    };
+    return { value: result.value, grads: toTensors(run.grads) };
   } catch (error) {
     result?.value.dispose();
     throw error;
@@ -378,7 +405,7 @@ function supervisedProblem(
   for (let k = 0; k < weights.length; k++) weights[k] /= count;
   return {
     tokens: { inputs, targets, b, t, temperature: 1 },
-    loss: ({ logp }) => tf.neg(tf.sum(tf.mul(logp, tf.tensor2d(weights, [b, t])))) as tf.Scalar,
+    loss: linearLogpLoss(weights.map((w) => -w), b, t),
   };
 }
 

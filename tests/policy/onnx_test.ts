@@ -159,7 +159,7 @@ Deno.test("onnx parameter gradients equal tfjs autodiff within 1e-5 relative", a
         b,
         t,
         temperature,
-      }, { logp: a, entropy: c }));
+      }, { logp: a, entropy: c }).grads);
     parameterSpecs(config).forEach((spec, i) => {
       const scale = Math.max(...ref[i].map(Math.abs), 1e-6);
       const diff = maxAbsDiff(ref[i], got[i]);
@@ -282,7 +282,10 @@ Deno.test("onnx scoring and gradients do not depend on the thread count (bitwise
     withModel("onnx", config, arrays, (m) => {
       setOrtThreads(threads);
       const stats = onnxTokenStats(m, batch);
-      return [stats.logp, stats.entropy, ...onnxGradients(m, batch, grads)];
+      const run = onnxGradients(m, batch, grads);
+      // The gradient run's own statistics are the scoring run's, bit for bit.
+      assert.deepEqual(run.stats, stats);
+      return [stats.logp, stats.entropy, ...run.grads];
     });
   try {
     const one = await runWith(1);

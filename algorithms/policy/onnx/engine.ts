@@ -165,14 +165,16 @@ export function onnxTokenStats(
 /**
  * Gradients of a loss with respect to every parameter (`parameterSpecs`
  * order), given the loss's gradients with respect to the batch's token
- * log-probs and entropies (`onnxTokenStats`), each [B, T].
+ * log-probs and entropies, each [B, T]; also returns those statistics as
+ * this run computed them (so a loss whose gradient is known beforehand
+ * needs no separate `onnxTokenStats` run).
  */
 export function onnxGradients(
   model: Gpt,
   batch: ScoringBatch,
   grads: TokenStatsArrays,
   weights: WeightFeeds = weightFeeds(model),
-): Float32Array[] {
+): { grads: Float32Array[]; stats: TokenStatsArrays } {
   const { config } = model;
   const { b, t } = batch;
   const names = parameterSpecs(config).map((s) => s.name);
@@ -180,14 +182,17 @@ export function onnxGradients(
     ...scoringFeeds(model, batch, weights),
     dlogp: { data: grads.logp, dims: [b, t] },
     dentropy: { data: grads.entropy, dims: [b, t] },
-  }, names.map(gradName));
-  return names.map((name) => {
-    const g = out[gradName(name)].data as Float32Array;
-    if (name !== "pos_emb") return g;
-    const padded = new Float32Array(config.contextLength * config.dModel); // unused positions: 0
-    padded.set(g);
-    return padded;
-  });
+  }, [...names.map(gradName), "logp", "entropy"]);
+  return {
+    grads: names.map((name) => {
+      const g = out[gradName(name)].data as Float32Array;
+      if (name !== "pos_emb") return g;
+      const padded = new Float32Array(config.contextLength * config.dModel); // unused positions: 0
+      padded.set(g);
+      return padded;
+    }),
+    stats: { logp: out.logp.data as Float32Array, entropy: out.entropy.data as Float32Array },
+  };
 }
 
 /** Positions added to the KV cache's capacity when a row reaches it. */
