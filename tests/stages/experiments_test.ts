@@ -67,7 +67,7 @@ Deno.test("smoke.yaml: two points at toy size", async () => {
   assert.equal(plan.points.length, 2);
 });
 
-Deno.test("runtime settings are checked at load time against the stages' schema", async () => {
+Deno.test("runtime settings are checked at load time against the stages' schema", () => {
   const text = (runtime: string) =>
     `name: t\nruntime: ${runtime}\nstages:\n  warmstart:\n    kind: warmstart\n`;
   const problems = (runtime: string, sets: string[] = []) => {
