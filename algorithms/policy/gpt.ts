@@ -445,23 +445,28 @@ function gelu(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
 }
 
-const maskCache = new Map<string, tf.Tensor2D>();
+/** Additive mask value for keys a query must not see (finite: no inf − inf NaNs). */
+export const MASKED = -1e9;
 
 /**
- * Additive causal mask [T, offset+T] for queries at positions offset..offset+T-1
- * over keys 0..offset+T-1 (−1e9 on future keys; finite, so no inf−inf NaNs).
- * Built once per shape and backend, then reused (kept out of tidy).
+ * Additive causal mask values [T, offset+T] for queries at positions
+ * offset..offset+T-1 over keys 0..offset+T-1 (MASKED on future keys).
  */
+export function causalMaskData(t: number, offset = 0): Float32Array {
+  const s = offset + t;
+  const data = new Float32Array(t * s);
+  for (let i = 0; i < t; i++) data.fill(MASKED, i * s + offset + i + 1, (i + 1) * s);
+  return data;
+}
+
+const maskCache = new Map<string, tf.Tensor2D>();
+
+/** `causalMaskData` as a tensor, built once per shape and backend, then reused (kept out of tidy). */
 function causalMask(t: number, offset: number): tf.Tensor2D {
   const key = `${tf.getBackend()}/${t}/${offset}`;
   let mask = maskCache.get(key);
   if (!mask || mask.isDisposed) {
-    const s = offset + t;
-    const data = new Float32Array(t * s);
-    for (let i = 0; i < t; i++) {
-      for (let j = offset + i + 1; j < s; j++) data[i * s + j] = -1e9;
-    }
-    mask = tf.keep(tf.tensor2d(data, [t, s]));
+    mask = tf.keep(tf.tensor2d(causalMaskData(t, offset), [t, offset + t]));
     maskCache.set(key, mask);
   }
   return mask;

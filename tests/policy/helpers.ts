@@ -24,17 +24,21 @@ export const TINY: GptConfig = {
   mlpRatio: 2,
 };
 
-/** A model whose weights are N(0, std²) (LayerNorm gains around 1). */
-export function randomGpt(config: GptConfig, seed: number, std = 0.3): Gpt {
+/** Weight arrays (`parameterSpecs` order) drawn N(0, std²) (LayerNorm gains around 1). */
+export function randomWeights(config: GptConfig, seed: number, std = 0.3): Float32Array[] {
   const rng = new Rng(seed);
-  const arrays = parameterSpecs(config).map((spec) => {
+  return parameterSpecs(config).map((spec) => {
     const n = spec.shape.reduce((a, b) => a * b, 1);
     const a = new Float32Array(n);
     const base = spec.init === "ones" ? 1 : 0;
     for (let i = 0; i < n; i++) a[i] = base + std * rng.normal();
     return a;
   });
-  return gptFromArrays(config, arrays);
+}
+
+/** A model whose weights are N(0, std²) (LayerNorm gains around 1). */
+export function randomGpt(config: GptConfig, seed: number, std = 0.3): Gpt {
+  return gptFromArrays(config, randomWeights(config, seed, std));
 }
 
 /** Random token sequences with ids in 1..vocabSize-1. */

@@ -38,17 +38,10 @@ import {
   supervisedStep,
 } from "../../algorithms/policy/train.ts";
 import { sample } from "../../algorithms/policy/sampler.ts";
-import { maxAbsDiff, randomTokens, TINY } from "./helpers.ts";
+import { maxAbsDiff, randomTokens, randomWeights, TINY } from "./helpers.ts";
 
-/** Weight arrays: GPT-2 init for the default config, large N(0, 0.3²) for TINY. */
-function weights(config: GptConfig, seed: number, std: number): Float32Array[] {
-  const rng = new Rng(seed);
-  return parameterSpecs(config).map((spec) => {
-    const n = spec.shape.reduce((a, b) => a * b, 1);
-    const base = spec.init === "ones" ? 1 : 0;
-    return Float32Array.from({ length: n }, () => base + std * rng.normal());
-  });
-}
+/** Weight arrays: small (0.02, GPT-2-like) for the default config, large (0.3) for TINY. */
+const weights = randomWeights;
 
 const CASES: { name: string; config: GptConfig; std: number; b: number; t: number }[] = [
   { name: "default", config: DEFAULT_GPT_CONFIG, std: 0.02, b: 3, t: 40 },

@@ -14,13 +14,17 @@
  * @module
  */
 
-import { type Gpt, type GptConfig, namedParameters, parameterSpecs } from "../gpt.ts";
+import {
+  causalMaskData,
+  type Gpt,
+  type GptConfig,
+  MASKED,
+  namedParameters,
+  parameterSpecs,
+} from "../gpt.ts";
 import { gradientGraph, gradName, inferenceGraph, scoringGraph } from "./gpt_graphs.ts";
 import { OrtSession, type OrtTensor } from "./runtime.ts";
 import { ortThreads } from "./threads.ts";
-
-/** Additive mask value for keys a query must not see (finite: no inf − inf). */
-const MASKED = -1e9;
 
 interface Sessions {
   infer?: OrtSession;
@@ -89,11 +93,7 @@ const causalMasks = new Map<number, OrtTensor>();
 /** The [1, 1, T, T] causal mask and [1, T] positions 0..T-1 of a fresh sequence. */
 function freshSequence(t: number): { mask: OrtTensor; positions: OrtTensor } {
   let mask = causalMasks.get(t);
-  if (!mask) {
-    const data = new Float32Array(t * t);
-    for (let i = 0; i < t; i++) data.fill(MASKED, i * t + i + 1, (i + 1) * t);
-    causalMasks.set(t, mask = { data, dims: [1, 1, t, t] });
-  }
+  if (!mask) causalMasks.set(t, mask = { data: causalMaskData(t), dims: [1, 1, t, t] });
   const positions = { data: Int32Array.from({ length: t }, (_, i) => i), dims: [1, t] };
   return { mask, positions };
 }
