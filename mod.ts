@@ -5,6 +5,7 @@
  * - `pipeline/`: the generic engine (config, sweeps, cache, executor, DuckDB).
  * - `stages/`: the lab's stage kinds.
  * - `algorithms/`: the pure algorithms (policy, tasks, credit, planning, metrics).
+ * - `stats/`: generic statistics for paired comparisons (t, permutation, bootstrap, Holm).
  *
  * @module
  */
@@ -23,7 +24,26 @@ export type {
   SweepPoint,
 } from "./pipeline/types.ts";
 export { ConfigError, loadExperimentFile, loadExperimentText } from "./pipeline/config.ts";
-export type { SweepPlan } from "./pipeline/config.ts";
+export type { CompareAggregate, CompareSpec, MetricRef, SweepPlan } from "./pipeline/config.ts";
+export {
+  compareMetric,
+  COMPARISON_COLUMNS,
+  conditionOf,
+  formatComparison,
+  formatComparisonCsv,
+  matchBaseline,
+  reportComparison,
+  runComparison,
+  writeComparisons,
+} from "./pipeline/compare.ts";
+export type {
+  ComparisonQuery,
+  ComparisonReport,
+  ConditionComparison,
+  MetricComparison,
+  RunValue,
+} from "./pipeline/compare.ts";
+export { compareCli } from "./pipeline/compare_cli.ts";
 export { createRegistry } from "./pipeline/registry.ts";
 export { execute } from "./pipeline/executor.ts";
 export type { ExecuteOptions, ExecuteSummary, ResultsSink } from "./pipeline/executor.ts";
@@ -42,6 +62,9 @@ export type { Reporter } from "./pipeline/progress.ts";
 
 // The lab's stages.
 export { registry } from "./stages/mod.ts";
+
+// Statistics (pure; paired comparisons of conditions).
+export * as stats from "./stats/mod.ts";
 
 // Algorithms.
 export * as credit from "./algorithms/credit/mod.ts";

@@ -1,6 +1,7 @@
 /**
- * `deno task report [--results DIR] [--out FILE]`: writes the self-contained
- * HTML report of a results directory (default `<DIR>/report.html`).
+ * `deno task report [--results DIR] [--out FILE] [--experiment NAME]
+ * [--baseline NAME]`: writes the self-contained HTML report of a results
+ * directory (default `<DIR>/report.html`).
  *
  * @module
  */
@@ -11,17 +12,26 @@ import { REPORT_FILE, writeReport } from "../report/mod.ts";
 
 /** Usage text of `report`. */
 export const REPORT_USAGE = `Usage: deno task report [--results DIR] [--out FILE]
+                        [--experiment NAME] [--baseline NAME]
 
 Writes an HTML report (inline SVG charts, no scripts, no network) of the runs
-in DIR/runs.duckdb: two-phase dynamics, method comparison curves, final
-metrics with 95% CIs, and the run table.
+in DIR/runs.duckdb: the comparisons table (when the database has one), method
+comparison curves (mean over seeds, 95% t-CI band), paired differences from
+the baseline method (by seed, with 95% t-CI), two-phase dynamics (paper
+Fig. 3), final metrics with 95% CIs, and the run table.
 
 Options:
-  --results DIR   results directory [results]
-  --out FILE      output file [DIR/${REPORT_FILE}]
-  -h, --help      this text
+  --results DIR       results directory [results]
+  --out FILE          output file [DIR/${REPORT_FILE}]
+  --experiment NAME   only the runs of experiment NAME [all runs]
+  --baseline NAME     baseline method of the paired differences: the method
+                      NAME, or the one ending with =NAME (e.g. grpo for
+                      assign-credit.estimator=grpo) [grpo if present, else
+                      the first method]
+  -h, --help          this text
 
-Exit codes: 0 written, 2 bad input (e.g. no results database).`;
+Exit codes: 0 written, 2 bad input (no results database, unknown experiment or
+baseline).`;
 
 /** Entry point of `report`; returns the exit code. */
 export async function reportMain(args: string[]): Promise<number> {
@@ -32,6 +42,8 @@ export async function reportMain(args: string[]): Promise<number> {
       options: {
         results: { type: "string", default: "results" },
         out: { type: "string" },
+        experiment: { type: "string" },
+        baseline: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -44,7 +56,11 @@ export async function reportMain(args: string[]): Promise<number> {
     return 0;
   }
   try {
-    const path = await writeReport(parsed.values.results!, parsed.values.out);
+    const path = await writeReport(parsed.values.results!, {
+      out: parsed.values.out,
+      experiment: parsed.values.experiment,
+      baseline: parsed.values.baseline,
+    });
     console.log(`report: ${path}`);
     return 0;
   } catch (e) {

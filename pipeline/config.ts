@@ -46,6 +46,16 @@
  *     conditions:
  *       fancy: { "state.mode": fancy }
  *       slow: { "state.lr": 0.01 }
+ * compare:                    # optional: a paired comparison of conditions,
+ *                             # printed after every run (`deno task compare`)
+ *   metric: { stage: final-eval, name: pass@1/id }  # required: the primary
+ *                             # metric (the stage that records it, its name)
+ *   baseline: grpo            # required: the condition the others are compared with
+ *   aggregate: last           # required: last (the value at the last step
+ *                             # recorded) | mean (mean over the recorded steps)
+ *   alpha: 0.05               # optional number in (0, 1), default 0.05
+ *   secondary:                # optional list of metrics, descriptive only
+ *     - { stage: final-eval, name: pass@1/ood }
  * ```
  *
  * Stage names match `^[a-z][a-z0-9_-]*$` and are unique across `stages` and
@@ -71,6 +81,19 @@
  * makes it a grid axis (replacing the file's axis for the same setting;
  * `--set seed=0,1` replaces `sweep.seeds`). Values are YAML scalars or flow
  * lists (`[1, 2]`).
+ *
+ * Compare: a run's condition is its label without the `seed=N` part (e.g.
+ * `condition=hicra` for an ablation, `state.lr=0.1` for a grid axis, several
+ * `key=value` parts for several axes; as in `experiments/sql/compare_methods.sql`).
+ * `baseline` matches a condition written out in full (`condition=grpo`,
+ * `"a.x=1 b.y=2"`), or the value after `=` of a one-part condition (`grpo`
+ * matches `condition=grpo` and `assign-credit.estimator=grpo`); a full match
+ * wins, and a baseline that matches several conditions is an error when the
+ * comparison is made. Runs are paired by seed (`runs.seed`); only the done
+ * runs of the plan's own points take part. `metric.stage` and every
+ * `secondary[].stage` must name a stage of the file. The primary metric is
+ * tested (paired t, sign-flip permutation, Holm over the conditions at
+ * `alpha`); secondary metrics get a paired difference with its 95% CI only.
  *
  * Points: conditions × grid × zip rows × seeds, in file order. Each point gets
  * a run id (hash of its resolved experiment, without `file` and
@@ -134,6 +157,31 @@ export class ConfigError extends Error {
   }
 }
 
+/** A metric recorded by a stage: `metrics.stage` and `metrics.name`. */
+export interface MetricRef {
+  /** Stage name in the experiment file. */
+  stage: string;
+  /** Metric name, e.g. "pass@1/id". */
+  name: string;
+}
+
+/** How a run's per-step values of a metric become one number. */
+export type CompareAggregate = "last" | "mean";
+
+/** The experiment's `compare:` block (see the module documentation). */
+export interface CompareSpec {
+  /** The primary metric, tested. */
+  metric: MetricRef;
+  /** The condition every other condition is compared with, as written. */
+  baseline: string;
+  /** `last`: value at the last recorded step; `mean`: mean over recorded steps. */
+  aggregate: CompareAggregate;
+  /** Family-wise significance level (Holm), default 0.05. */
+  alpha: number;
+  /** Metrics reported descriptively (paired difference and CI, no test). */
+  secondary: MetricRef[];
+}
+
 /** The points of an experiment: the file as written, and one run per point. */
 export interface SweepPlan {
   /** The experiment without sweep overrides (single-value `--set`s applied). */
@@ -142,6 +190,8 @@ export interface SweepPlan {
   points: SweepPoint[];
   /** Override paths that vary across points (short form; "condition", "seed"). */
   axes: string[];
+  /** The file's `compare:` block, or null when it has none. */
+  compare: CompareSpec | null;
 }
 
 /** One `FILE:LINE:COL: message` line per problem. */
@@ -159,7 +209,11 @@ const ROOT_KEYS = [
   "stages",
   "loop",
   "sweep",
+  "compare",
 ];
+const COMPARE_KEYS = ["metric", "baseline", "aggregate", "alpha", "secondary"];
+const METRIC_KEYS = ["stage", "name"];
+const AGGREGATES: readonly CompareAggregate[] = ["last", "mean"];
 const LOOP_KEYS = ["steps", "init", "keep_every", "stages"];
 const STAGE_KEYS = ["kind", "with", "needs", "seed"];
 const LOOP_STAGE_KEYS = [...STAGE_KEYS, "every"];
@@ -1032,6 +1086,170 @@ function validate(
   return { name, description, summary, file, seed, runtime, stages, loop };
 }
 
+/** Stage names declared in a raw tree (`stages` and `loop.stages`). */
+function rawStageNames(root: RawNode): string[] {
+  const keys = (node: RawNode | undefined) =>
+    node?.type === "map" ? node.entries.map((e) => e.key) : [];
+  const loop = entryOf(root, "loop")?.value;
+  return [...keys(entryOf(root, "stages")?.value), ...keys(loop && entryOf(loop, "stages")?.value)];
+}
+
+/** Reads one `{ stage, name }` metric reference, or undefined after a report. */
+function readMetricRef(
+  node: RawNode,
+  path: string,
+  stages: string[],
+  report: Report,
+): MetricRef | undefined {
+  if (node.type !== "map") {
+    report(
+      node.at,
+      `${path}: expected a map { stage: STAGE, name: METRIC }, got ${describe(node)}`,
+    );
+    return undefined;
+  }
+  checkKeys(node, METRIC_KEYS, path, report);
+  const get = (key: string, what: string) => {
+    const e = entryOf(node, key);
+    if (!e) {
+      report(node.at, `${path}: missing required key "${key}" (${what})`);
+      return undefined;
+    }
+    const v = readString(e.value, `${path}.${key}`, report);
+    if (v === "") {
+      report(e.value.at, `${path}.${key}: must not be empty`);
+      return undefined;
+    }
+    return v;
+  };
+  const stage = get("stage", "the stage that records the metric");
+  const name = get("name", 'the metric name, e.g. "pass@1/id"');
+  if (stage !== undefined && !stages.includes(stage)) {
+    report(
+      entryOf(node, "stage")!.value.at,
+      `${path}.stage: no stage named "${stage}"${didYouMean(stage, stages)} (stages: ${
+        stages.join(", ")
+      })`,
+    );
+    return undefined;
+  }
+  return stage === undefined || name === undefined ? undefined : { stage, name };
+}
+
+/** Reads the top-level `compare:` block; null when absent or invalid (after reports). */
+function readCompare(root: RawNode, report: Report): CompareSpec | null {
+  const entry = entryOf(root, "compare");
+  if (!entry) return null;
+  const node = entry.value;
+  if (node.type !== "map") {
+    report(
+      node.at,
+      `compare: expected a map with metric, baseline and aggregate (optional alpha, secondary), got ${
+        describe(node)
+      }`,
+    );
+    return null;
+  }
+  checkKeys(node, COMPARE_KEYS, "compare", report);
+  const stages = rawStageNames(root);
+  let ok = true;
+  const required = (key: string, what: string) => {
+    const e = entryOf(node, key);
+    if (!e) {
+      report(entry.keyAt, `compare: missing required key "${key}" (${what})`);
+      ok = false;
+    }
+    return e;
+  };
+  const metricEntry = required("metric", "the primary metric: { stage: STAGE, name: METRIC }");
+  const metric = metricEntry && readMetricRef(metricEntry.value, "compare.metric", stages, report);
+  if (metricEntry && !metric) ok = false;
+
+  const baselineEntry = required("baseline", "the condition the others are compared with");
+  let baseline = "";
+  if (baselineEntry) {
+    const v = baselineEntry.value;
+    if (v.type !== "scalar" || v.value === null || v.value === "") {
+      report(
+        v.at,
+        `compare.baseline: expected a condition (e.g. grpo or "condition=grpo"), got ${
+          describe(v)
+        }`,
+      );
+      ok = false;
+    } else baseline = String(v.value);
+  }
+
+  const aggregateEntry = required(
+    "aggregate",
+    "last (the value at the last step recorded) or mean (the mean over steps)",
+  );
+  let aggregate: CompareAggregate = "last";
+  if (aggregateEntry) {
+    const v = aggregateEntry.value;
+    const word = v.type === "scalar" ? v.value : undefined;
+    if (typeof word === "string" && (AGGREGATES as readonly string[]).includes(word)) {
+      aggregate = word as CompareAggregate;
+    } else {
+      report(
+        v.at,
+        `compare.aggregate: expected "last" or "mean", got ${describe(v)}${
+          typeof word === "string" ? didYouMean(word, AGGREGATES) : ""
+        }`,
+      );
+      ok = false;
+    }
+  }
+
+  let alpha = 0.05;
+  const alphaEntry = entryOf(node, "alpha");
+  if (alphaEntry) {
+    const v = alphaEntry.value;
+    if (
+      v.type !== "scalar" || typeof v.value !== "number" || !(v.value > 0 && v.value < 1)
+    ) {
+      report(
+        v.at,
+        `compare.alpha: expected a number between 0 and 1 (e.g. 0.05), got ${describe(v)}`,
+      );
+      ok = false;
+    } else alpha = v.value;
+  }
+
+  const secondary: MetricRef[] = [];
+  const secondaryNode = entryOf(node, "secondary")?.value;
+  if (secondaryNode && !(secondaryNode.type === "scalar" && secondaryNode.value === null)) {
+    if (secondaryNode.type !== "seq") {
+      report(
+        secondaryNode.at,
+        `compare.secondary: expected a list of { stage: STAGE, name: METRIC }, got ${
+          describe(secondaryNode)
+        }`,
+      );
+      ok = false;
+    } else {
+      secondaryNode.items.forEach((item, i) => {
+        const ref = readMetricRef(item, `compare.secondary[${i}]`, stages, report);
+        if (!ref) {
+          ok = false;
+          return;
+        }
+        const same = (m: MetricRef) => m.stage === ref.stage && m.name === ref.name;
+        if ((metric && same(metric)) || secondary.some(same)) {
+          report(
+            item.at,
+            `compare.secondary[${i}]: ${ref.stage} ${ref.name} is listed already; list each metric once`,
+          );
+          ok = false;
+          return;
+        }
+        secondary.push(ref);
+      });
+    }
+  }
+  return ok && metric ? { metric, baseline, aggregate, alpha, secondary } : null;
+}
+
 /** Applies overrides in order to a raw tree. */
 function applyAll(root: RawNode, assigns: Assign[]): RawNode {
   return assigns.reduce(
@@ -1086,6 +1304,7 @@ export function loadExperimentText(
   checkZip(spec, report);
 
   const base = validate(applyAll(root, singles), file, registry, report);
+  const compare = readCompare(root, report);
   const points: SweepPoint[] = [];
   const seen = new Set<string>();
   for (const draft of expandSweep(spec)) {
@@ -1113,7 +1332,7 @@ export function loadExperimentText(
     });
   }
   if (list.length > 0 || base === undefined) throw fail();
-  return { base, points, axes: sweepAxes(spec) };
+  return { base, points, axes: sweepAxes(spec), compare };
 }
 
 /**

@@ -10,7 +10,8 @@ import { UserError } from "./errors.ts";
 import { execute, type ExecuteSummary } from "./executor.ts";
 import { acquireLock } from "./lock.ts";
 import { defaultReporter, type Reporter, SilentReporter } from "./progress.ts";
-import { ResultsStore } from "./store.ts";
+import { duckdbMessage, ResultsStore } from "./store.ts";
+import { reportComparison } from "./compare.ts";
 import { formatTable } from "./table_format.ts";
 import type { StageRegistry } from "./types.ts";
 
@@ -192,6 +193,12 @@ async function runCommand(args: string[], opts: RunCliOptions): Promise<number> 
     const ok = summary.runs.every((r) => r.status === "done");
     if (summary.runs.some((r) => r.status === "done")) {
       if (plan.base.summary) await printSummarySql(store, file, plan.base.summary, print);
+      if (plan.compare) {
+        const query = { experiment: plan.base.name, spec: plan.compare, points: plan.points };
+        await reportComparison(store, query, print).catch((e) =>
+          print(`warning: the comparison failed: ${duckdbMessage(e)}`)
+        );
+      }
       await opts.after?.({ store, resultsDir, file, summary, print });
     }
     print(`results: ${resultsDir}/runs.duckdb (deno task sql --results ${resultsDir} "…")`);

@@ -1,8 +1,9 @@
 /**
  * Reads what the report plots from a results store: per-step metric values
  * of every run labelled with its method (label without "seed=N"), final
- * per-run evaluation values, and the result sets of the SQL files under
- * experiments/sql/.
+ * per-run evaluation values, the result sets of the SQL files under
+ * experiments/sql/ and the `comparisons` table when there is one; and
+ * restricts all of these to the runs of one experiment.
  *
  * @module
  */
@@ -22,6 +23,8 @@ export interface MetricKey {
 export interface StepValue {
   method: string;
   runId: string;
+  /** The run's seed (paired differences match runs by seed). */
+  seed: number;
   step: number;
   stage: string;
   name: string;
@@ -59,14 +62,15 @@ export async function loadStepValues(
   if (keys.length === 0) return [];
   const pairs = keys.map((k) => `(${literal(k.stage)}, ${literal(k.name)})`).join(", ");
   const r = await store.query(
-    `SELECT ${METHOD_SQL} AS method, m.run_id, m.step, m.stage, m.name, m.value
+    `SELECT ${METHOD_SQL} AS method, m.run_id, runs.seed, m.step, m.stage, m.name, m.value
      FROM metrics m JOIN runs USING (run_id)
      WHERE m.step IS NOT NULL AND isfinite(m.value) AND (m.stage, m.name) IN (${pairs})
      ORDER BY method, m.run_id, m.step`,
   );
-  return r.rows.map(([method, runId, step, stage, name, value]) => ({
+  return r.rows.map(([method, runId, seed, step, stage, name, value]) => ({
     method: String(method),
     runId: String(runId),
+    seed: Number(seed),
     step: Number(step),
     stage: String(stage),
     name: String(name),
@@ -117,4 +121,93 @@ export async function loadFinalValues(
 export async function runSqlFile(store: ResultsStore, name: string): Promise<QueryResult[]> {
   const url = new URL(`../experiments/sql/${name}.sql`, import.meta.url);
   return await store.queryScript(await Deno.readTextFile(url));
+}
+
+/** The (stage, name) keys that have finite loop-step values, as `stage\u0000name` strings. */
+export async function loadStepKeys(store: ResultsStore): Promise<Set<string>> {
+  const r = await store.query(
+    `SELECT DISTINCT stage, name FROM metrics WHERE step IS NOT NULL AND isfinite(value)`,
+  );
+  return new Set(
+    r.rows.map(([stage, name]) => stepKey({ stage: String(stage), name: String(name) })),
+  );
+}
+
+/** The string form of a metric key used by `loadStepKeys`. */
+export function stepKey(k: MetricKey): string {
+  return `${k.stage}\u0000${k.name}`;
+}
+
+/** Whether the database has a table or view called `name`. */
+async function hasTable(store: ResultsStore, name: string): Promise<boolean> {
+  const r = await store.query(
+    `SELECT count(*)::INTEGER FROM information_schema.tables WHERE table_name = ${literal(name)}`,
+  );
+  return Number(r.rows[0][0]) > 0;
+}
+
+/**
+ * The `comparisons` table (statistical comparisons of conditions against a
+ * baseline), restricted to `experiment` when given and sorted by experiment,
+ * metric and condition; null when the database has no such table.
+ */
+export async function loadComparisons(
+  store: ResultsStore,
+  experiment?: string,
+): Promise<QueryResult | null> {
+  if (!(await hasTable(store, "comparisons"))) return null;
+  const cols = new Set(
+    (await store.query(
+      `SELECT column_name FROM information_schema.columns WHERE table_name = 'comparisons'`,
+    )).rows.map((r) => String(r[0])),
+  );
+  const where = experiment !== undefined && cols.has("experiment")
+    ? ` WHERE experiment = ${literal(experiment)}`
+    : "";
+  const order = ["experiment", "metric", "condition"].filter((c) => cols.has(c));
+  return await store.query(
+    `SELECT * FROM comparisons${where}${order.length ? ` ORDER BY ${order.join(", ")}` : ""}`,
+  );
+}
+
+/** Experiments of all runs, sorted. */
+export async function loadExperiments(store: ResultsStore): Promise<string[]> {
+  const r = await store.query("SELECT DISTINCT experiment FROM runs ORDER BY 1");
+  return r.rows.map((row) => String(row[0]));
+}
+
+/** The tables that `scopeToExperiment` shadows with filtered temporary views. */
+const SCOPED = ["runs", "metrics", "instances"] as const;
+
+/**
+ * Restricts every later query on `store`'s connection (including the SQL
+ * files) to the runs of `experiment`: temporary views named `runs`, `metrics`
+ * and `instances` shadow the tables. Returns a function that drops them
+ * again. Works on a read-only database (temporary objects live in memory).
+ */
+export async function scopeToExperiment(
+  store: ResultsStore,
+  experiment: string,
+): Promise<() => Promise<void>> {
+  const db = String((await store.query("SELECT current_database()")).rows[0][0]);
+  const table = (t: string) => `"${db.replaceAll('"', '""')}".main.${t}`;
+  const views: string[] = [];
+  const drop = async () => {
+    for (const v of views.reverse()) await store.query(`DROP VIEW IF EXISTS temp.main.${v}`);
+  };
+  try {
+    for (const t of SCOPED) {
+      const filter = t === "runs"
+        ? `experiment = ${literal(experiment)}`
+        : `run_id IN (SELECT run_id FROM ${table("runs")} WHERE experiment = ${
+          literal(experiment)
+        })`;
+      await store.query(`CREATE TEMP VIEW ${t} AS SELECT * FROM ${table(t)} WHERE ${filter}`);
+      views.push(t);
+    }
+  } catch (e) {
+    await drop();
+    throw e;
+  }
+  return drop;
 }

@@ -13,13 +13,15 @@ const CSS = `
 :root { color-scheme: light; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
   margin: 0; background: #f6f7f9; }
-main { max-width: 1180px; margin: 0 auto; padding: 20px 16px 40px; }
+main { max-width: 1300px; margin: 0 auto; padding: 20px 16px 40px; }
 h1 { font-size: 22px; margin: 4px 0 2px; }
 h2 { font-size: 17px; margin: 28px 0 6px; padding-bottom: 4px; border-bottom: 2px solid #dde1e6; }
 h3 { font-size: 14px; margin: 14px 0 4px; color: #333; }
 p.note, p.meta { color: #555; margin: 4px 0 10px; max-width: 900px; }
 p.error { color: #a40000; background: #fff0f0; padding: 6px 10px; border-radius: 4px; }
 .grid { display: flex; flex-wrap: wrap; gap: 8px; }
+.grid.row { flex-wrap: nowrap; overflow-x: auto; }
+.grid.row > .card { flex: none; }
 .card { background: #fff; border: 1px solid #e1e4e8; border-radius: 6px; padding: 6px 4px 2px; }
 svg.chart { display: block; }
 table { border-collapse: collapse; background: #fff; font-size: 12.5px; margin: 6px 0 12px; }
@@ -68,9 +70,12 @@ export function note(text: string, cls = "note"): string {
   return `<p class="${cls}">${escapeXml(text)}</p>`;
 }
 
-/** A wrapping row of charts, each in a card. */
-export function grid(charts: string[]): string {
-  return `<div class="grid">\n${
+/**
+ * A wrapping row of charts, each in a card; with `cls` "row", one row that
+ * never wraps (scrolls instead), so that stacked rows keep their columns.
+ */
+export function grid(charts: string[], cls = ""): string {
+  return `<div class="grid${cls ? ` ${escapeXml(cls)}` : ""}">\n${
     charts.map((c) => `<div class="card">\n${c}\n</div>`).join("\n")
   }\n</div>`;
 }

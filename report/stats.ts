@@ -1,6 +1,7 @@
 /**
  * Small statistics helpers for the report: mean, min–max and a 95%
- * confidence interval over seeds with Student's t quantile.
+ * confidence interval over seeds with Student's t quantile, and that CI as a
+ * band clamped to a metric's valid range.
  *
  * @module
  */
@@ -33,4 +34,48 @@ export function summarize(values: number[]): Summary | null {
     ci = t975(n - 1) * Math.sqrt(variance) / Math.sqrt(n);
   }
   return { n, mean, min: Math.min(...v), max: Math.max(...v), ci };
+}
+
+/** The valid range of a metric, e.g. `[0, 1]` for a probability, `[0, Infinity]` for an entropy. */
+export type Bounds = readonly [number, number];
+
+/** No restriction. */
+export const UNBOUNDED: Bounds = [-Infinity, Infinity];
+
+/** A mean with its 95% t-CI `[lo, hi]`, clamped to the metric's valid range. */
+export interface MeanCI {
+  n: number;
+  mean: number;
+  lo: number;
+  hi: number;
+}
+
+/**
+ * Mean and 95% t-CI (mean ± t_{0.975, n−1} · sd / √n) of the finite values,
+ * with the interval clamped to `bounds` (a probability's CI never leaves
+ * [0, 1]); a single value gives lo = hi = mean. Null when there are no values.
+ */
+export function meanCI(values: number[], bounds: Bounds = UNBOUNDED): MeanCI | null {
+  const s = summarize(values);
+  if (!s) return null;
+  return {
+    n: s.n,
+    mean: s.mean,
+    lo: clamp(s.mean - s.ci, bounds),
+    hi: clamp(s.mean + s.ci, bounds),
+  };
+}
+
+/** `v` limited to `[bounds[0], bounds[1]]`. */
+export function clamp(v: number, bounds: Bounds): number {
+  return Math.min(bounds[1], Math.max(bounds[0], v));
+}
+
+/**
+ * The valid range of a difference of two values in `bounds`: `[lo − hi, hi − lo]`
+ * (e.g. [−1, 1] for probabilities; unbounded for a half-open range).
+ */
+export function differenceBounds(bounds: Bounds): Bounds {
+  const w = bounds[1] - bounds[0];
+  return [-w, w];
 }

@@ -58,6 +58,15 @@ export interface ChartOptions {
   plotHeight?: number;
   /** Force the y range to include this value (e.g. 0). */
   includeY?: number;
+  /**
+   * Force the y range to include `[lo, hi]`: charts given the same range (and
+   * data inside it) get identical y ticks, e.g. the rows of a figure.
+   */
+  yRange?: readonly [number, number];
+  /** Label the x axis with integer ticks only (e.g. loop steps). */
+  integerX?: boolean;
+  /** Draw a dashed horizontal reference line at this y (e.g. 0), inside the y range. */
+  refY?: number;
 }
 
 /** A categorical palette with good contrast (Tableau 10). */
@@ -76,6 +85,8 @@ export const PALETTE = [
 
 const FONT = 11;
 const MARGIN = { left: 52, right: 14, top: 28, bottom: 36 };
+/** Left margin of a chart with a y-axis title (room for the rotated title). */
+const LEFT_WITH_Y_TITLE = 64;
 /** Rough width of one character at the label font size, for layout. */
 const CHAR_W = 6.2;
 const LEGEND_ROW = 16;
@@ -119,6 +130,23 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   return ticks;
 }
 
+/**
+ * About `count` integer ticks (steps of 1, 2 or 5 × 10^k, at least 1)
+ * covering [min, max]; for a range without an integer inside it, the
+ * integer nearest to its middle.
+ */
+export function integerTicks(min: number, max: number, count = 5): number[] {
+  if (!Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
+  if (max < min) [min, max] = [max, min];
+  const raw = Math.max(1, (max - min) / Math.max(1, count));
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw - 1e-9) ?? 10 * mag;
+  const first = Math.ceil(min / step - 1e-9) * step + 0; // + 0: no -0
+  const ticks: number[] = [];
+  for (let v = first; v <= max + 1e-9; v += step) ticks.push(v);
+  return ticks.length > 0 ? ticks : [Math.round((min + max) / 2)];
+}
+
 /** A tick label: up to 4 significant digits, no exponent for ordinary magnitudes. */
 export function fmtTick(v: number): string {
   if (v === 0) return "0";
@@ -142,6 +170,21 @@ function scale(d0: number, d1: number, r0: number, r1: number): (v: number) => n
   return (v) => r0 + (v - d0) * k;
 }
 
+/**
+ * Escaped text that fits in `maxChars` characters: longer text is cut with
+ * "…" and carries the whole text as an SVG `<title>` tooltip.
+ */
+export function fitText(text: string, maxChars: number): string {
+  const max = Math.max(3, Math.floor(maxChars));
+  if (text.length <= max) return escapeXml(text);
+  return `<title>${escapeXml(text)}</title>${escapeXml(text.slice(0, max - 1))}…`;
+}
+
+/** Characters of the 12.5 px chart title that fit in a chart `width` px wide. */
+function titleChars(width: number): number {
+  return (width - 12) / 7.1;
+}
+
 /** Legend entries laid out in rows that fit `width`; returns items with offsets. */
 function legendLayout(
   names: string[],
@@ -150,8 +193,9 @@ function legendLayout(
   const items: { name: string; dx: number; row: number }[] = [];
   let row = 0;
   let dx = 0;
+  const maxChars = Math.max(3, Math.floor((width - 34) / CHAR_W));
   for (const name of names) {
-    const w = 22 + name.length * CHAR_W + 12;
+    const w = 22 + Math.min(name.length, maxChars) * CHAR_W + 12;
     if (dx > 0 && dx + w > width) {
       row++;
       dx = 0;
@@ -172,26 +216,36 @@ function svgOpen(id: string, width: number, height: number, extra = ""): string 
 }
 
 /** Title and axis labels. */
-function frameText(opts: ChartOptions, width: number, plotBottom: number): string[] {
+function frameText(
+  opts: ChartOptions,
+  width: number,
+  plotBottom: number,
+  left = MARGIN.left,
+  height = plotBottom + MARGIN.bottom,
+): string[] {
   const out = [
     `<text x="8" y="16" font-size="12.5" font-weight="600" fill="#222">${
-      escapeXml(opts.title)
+      fitText(opts.title, titleChars(width))
     }</text>`,
   ];
   if (opts.xLabel) {
-    const cx = (MARGIN.left + width - MARGIN.right) / 2;
+    const cx = (left + width - MARGIN.right) / 2;
     out.push(
-      `<text x="${fmtCoord(cx)}" y="${
+      `<text data-axis-title="x" x="${fmtCoord(cx)}" y="${
         fmtCoord(plotBottom + 30)
       }" text-anchor="middle" fill="#444">${escapeXml(opts.xLabel)}</text>`,
     );
   }
   if (opts.yLabel) {
     const cy = (MARGIN.top + plotBottom) / 2;
+    // Centered on the plot; may extend over the margins, never past the chart's edges.
+    const room = 2 * Math.min(cy, height - cy) - 8;
     out.push(
-      `<text transform="translate(12 ${
+      `<text data-axis-title="y" transform="translate(13 ${
         fmtCoord(cy)
-      }) rotate(-90)" text-anchor="middle" fill="#444">${escapeXml(opts.yLabel)}</text>`,
+      }) rotate(-90)" text-anchor="middle" font-size="10" fill="#444">${
+        fitText(opts.yLabel, room / 5.6)
+      }</text>`,
     );
   }
   return out;
@@ -204,7 +258,7 @@ function yAxis(ticks: number[], y: (v: number) => number, x0: number, x1: number
     const py = fmtCoord(y(t));
     out.push(
       `<line x1="${x0}" x2="${fmtCoord(x1)}" y1="${py}" y2="${py}" stroke="#e6e6e6"/>`,
-      `<text x="${x0 - 6}" y="${py}" dy="0.32em" text-anchor="end" fill="#555">${
+      `<text data-tick="y" x="${x0 - 6}" y="${py}" dy="0.32em" text-anchor="end" fill="#555">${
         escapeXml(fmtTick(t))
       }</text>`,
     );
@@ -222,7 +276,7 @@ export function emptyChart(opts: ChartOptions, message = "no data"): string {
   return [
     svgOpen(opts.id, width, height, ' data-empty="true"'),
     `<text x="8" y="16" font-size="12.5" font-weight="600" fill="#222">${
-      escapeXml(opts.title)
+      fitText(opts.title, titleChars(width))
     }</text>`,
     `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${width - MARGIN.left - MARGIN.right}" ` +
     `height="${opts.plotHeight ?? 170}" fill="#fafafa" stroke="#ddd"/>`,
@@ -235,9 +289,10 @@ export function emptyChart(opts: ChartOptions, message = "no data"): string {
 
 /**
  * A line chart: one `<g data-series>` per series (line path plus point
- * markers), optional shaded bands (`data-band`), axes with nice ticks, a
- * legend under the plot. Non-finite points are dropped; a chart without any
- * finite point renders as `emptyChart`.
+ * markers), optional shaded bands (`data-band`), axes with nice ticks
+ * (integers only on x with `integerX`), axis titles, an optional dashed
+ * reference line (`data-ref`), a legend under the plot. Non-finite points
+ * are dropped; a chart without any finite point renders as `emptyChart`.
  */
 export function lineChart(series: LineSeries[], opts: ChartOptions): string {
   const clean = series
@@ -254,9 +309,12 @@ export function lineChart(series: LineSeries[], opts: ChartOptions): string {
   if (clean.length === 0) return emptyChart(opts);
 
   const width = opts.width ?? 360;
+  const left = opts.yLabel ? LEFT_WITH_Y_TITLE : MARGIN.left;
   const plotH = opts.plotHeight ?? 170;
-  const plotW = width - MARGIN.left - MARGIN.right;
-  const legend = legendLayout(clean.map((s) => s.name), plotW);
+  // The legend spans the chart's whole width (long method names).
+  const legendLeft = 10;
+  const legendW = width - legendLeft - MARGIN.right;
+  const legend = legendLayout(clean.map((s) => s.name), legendW);
   const height = MARGIN.top + plotH + MARGIN.bottom + legend.rows * LEGEND_ROW + 4;
   const plotBottom = MARGIN.top + plotH;
 
@@ -266,32 +324,58 @@ export function lineChart(series: LineSeries[], opts: ChartOptions): string {
     ...s.band.flatMap((b) => [b.lo, b.hi]),
   ]);
   if (opts.includeY !== undefined) ys.push(opts.includeY);
-  const [xMin, xMax] = widen(Math.min(...xs), Math.max(...xs));
+  if (opts.refY !== undefined) ys.push(opts.refY);
+  if (opts.yRange) ys.push(...opts.yRange.filter(Number.isFinite));
+  let [xMin, xMax] = widen(Math.min(...xs), Math.max(...xs));
+  let xTicks: number[];
+  if (opts.integerX) {
+    if (xMax - xMin < 1) [xMin, xMax] = [(xMin + xMax) / 2 - 0.5, (xMin + xMax) / 2 + 0.5];
+    xTicks = integerTicks(xMin, xMax, 6);
+  } else {
+    xTicks = niceTicks(xMin, xMax, 6).filter((t) => t >= xMin - 1e-9 && t <= xMax + 1e-9);
+  }
   const yTicks = niceTicks(Math.min(...ys), Math.max(...ys), 4);
-  const xTicks = niceTicks(xMin, xMax, 6).filter((t) => t >= xMin - 1e-9 && t <= xMax + 1e-9);
-  const x = scale(xMin, xMax, MARGIN.left + 6, width - MARGIN.right - 6);
+  const x = scale(xMin, xMax, left + 6, width - MARGIN.right - 6);
   const y = scale(yTicks[0], yTicks[yTicks.length - 1], plotBottom, MARGIN.top);
 
-  const out = [svgOpen(opts.id, width, height), ...frameText(opts, width, plotBottom)];
-  out.push(...yAxis(yTicks, y, MARGIN.left, width - MARGIN.right));
+  const out = [
+    svgOpen(opts.id, width, height),
+    ...frameText(opts, width, plotBottom, left, height),
+  ];
+  out.push(...yAxis(yTicks, y, left, width - MARGIN.right));
   for (const t of xTicks) {
     const px = fmtCoord(x(t));
     out.push(
       `<line x1="${px}" x2="${px}" y1="${plotBottom}" y2="${plotBottom + 4}" stroke="#888"/>`,
-      `<text x="${px}" y="${plotBottom + 15}" text-anchor="middle" fill="#555">${
+      `<text data-tick="x" x="${px}" y="${plotBottom + 15}" text-anchor="middle" fill="#555">${
         escapeXml(fmtTick(t))
       }</text>`,
     );
   }
   out.push(
-    `<line x1="${MARGIN.left}" x2="${
+    `<line x1="${left}" x2="${
       width - MARGIN.right
     }" y1="${plotBottom}" y2="${plotBottom}" stroke="#888"/>`,
   );
+  if (opts.refY !== undefined) {
+    const py = fmtCoord(y(opts.refY));
+    out.push(
+      `<line data-ref="${escapeXml(fmtTick(opts.refY))}" x1="${left}" x2="${
+        width - MARGIN.right
+      }" y1="${py}" y2="${py}" stroke="#333" stroke-width="1" stroke-dasharray="4 3"/>`,
+    );
+  }
   for (const s of clean) {
-    if (s.band.length < 2) continue;
-    const upper = s.band.map((b) => `${fmtCoord(x(b.x))} ${fmtCoord(y(b.hi))}`);
-    const lower = s.band.slice().reverse().map((b) => `${fmtCoord(x(b.x))} ${fmtCoord(y(b.lo))}`);
+    if (s.band.length === 0) continue;
+    // A band at a single x is drawn as a thin box, so that it stays visible.
+    const pts = s.band.length === 1
+      ? [{ ...s.band[0], x: s.band[0].x - 0.04 * (xMax - xMin) }, {
+        ...s.band[0],
+        x: s.band[0].x + 0.04 * (xMax - xMin),
+      }]
+      : s.band;
+    const upper = pts.map((b) => `${fmtCoord(x(b.x))} ${fmtCoord(y(b.hi))}`);
+    const lower = pts.slice().reverse().map((b) => `${fmtCoord(x(b.x))} ${fmtCoord(y(b.lo))}`);
     out.push(
       `<path data-band="${escapeXml(s.name)}" d="M${upper.join(" L")} L${lower.join(" L")} Z" ` +
         `fill="${s.color}" fill-opacity="0.16" stroke="none"/>`,
@@ -314,9 +398,10 @@ export function lineChart(series: LineSeries[], opts: ChartOptions): string {
     out.push("</g>");
   }
   const legendTop = plotBottom + MARGIN.bottom + 2;
+  out.push(`<g data-legend="">`);
   for (const [i, it] of legend.items.entries()) {
     const s = clean[i];
-    const lx = MARGIN.left + it.dx;
+    const lx = legendLeft + it.dx;
     const ly = legendTop + it.row * LEGEND_ROW;
     const dash = s.dashed ? ' stroke-dasharray="5 3"' : "";
     out.push(
@@ -324,11 +409,11 @@ export function lineChart(series: LineSeries[], opts: ChartOptions): string {
         fmtCoord(lx + 16)
       }" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2.5"${dash}/>`,
       `<text x="${fmtCoord(lx + 21)}" y="${ly}" dy="0.32em" fill="#333">${
-        escapeXml(it.name)
+        fitText(it.name, (legendW - 34) / CHAR_W)
       }</text>`,
     );
   }
-  out.push("</svg>");
+  out.push("</g>", "</svg>");
   return out.join("\n");
 }
 
@@ -341,6 +426,7 @@ export function barChart(bars: Bar[], opts: ChartOptions): string {
   const clean = bars.filter((b) => Number.isFinite(b.value));
   if (clean.length === 0) return emptyChart(opts);
   const width = opts.width ?? 360;
+  const plotLeft = opts.yLabel ? LEFT_WITH_Y_TITLE : MARGIN.left;
   const plotH = opts.plotHeight ?? 170;
   const labelRows = clean.some((b) => b.note) ? 2 : 1;
   const height = MARGIN.top + plotH + MARGIN.bottom + (labelRows - 1) * 13;
@@ -351,19 +437,19 @@ export function barChart(bars: Bar[], opts: ChartOptions): string {
   ys.push(opts.includeY ?? 0);
   const yTicks = niceTicks(Math.min(...ys), Math.max(...ys), 4);
   const y = scale(yTicks[0], yTicks[yTicks.length - 1], plotBottom, MARGIN.top);
-  const slot = (width - MARGIN.left - MARGIN.right) / clean.length;
+  const slot = (width - plotLeft - MARGIN.right) / clean.length;
   const barW = Math.min(56, slot * 0.62);
   const maxChars = Math.max(3, Math.floor(slot / CHAR_W));
 
   const out = [
     svgOpen(opts.id, width, height),
-    ...frameText(opts, width, plotBottom + 13 * (labelRows - 1)),
+    ...frameText(opts, width, plotBottom + 13 * (labelRows - 1), plotLeft, height),
   ];
-  out.push(...yAxis(yTicks, y, MARGIN.left, width - MARGIN.right));
+  out.push(...yAxis(yTicks, y, plotLeft, width - MARGIN.right));
   const y0 = y(Math.max(yTicks[0], Math.min(0, yTicks[yTicks.length - 1])));
   for (const [i, b] of clean.entries()) {
     const color = b.color ?? PALETTE[i % PALETTE.length];
-    const cx = MARGIN.left + slot * (i + 0.5);
+    const cx = plotLeft + slot * (i + 0.5);
     const left = fmtCoord(cx - barW / 2);
     const right = fmtCoord(cx + barW / 2);
     const top = fmtCoord(y(b.value));
@@ -406,7 +492,7 @@ export function barChart(bars: Bar[], opts: ChartOptions): string {
     }
   }
   out.push(
-    `<line x1="${MARGIN.left}" x2="${width - MARGIN.right}" y1="${fmtCoord(y0)}" y2="${
+    `<line x1="${plotLeft}" x2="${width - MARGIN.right}" y1="${fmtCoord(y0)}" y2="${
       fmtCoord(y0)
     }" stroke="#888"/>`,
   );

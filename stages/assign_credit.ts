@@ -1,11 +1,22 @@
 /**
  * `assign-credit`: per-token advantages from an estimator of the registry
- * (`grpo`, `hicra`, `hicra-code`, `high-entropy`, `placebo`, or any
- * registered later), and the `tokens` table for SQL inspection.
+ * (`grpo`, `hicra`, `hicra-code`, `high-entropy`, `placebo`,
+ * `hicra-code-entropy`, or any registered later), and the `tokens` table for
+ * SQL inspection.
+ *
+ * Version 2: `hicra-code` follows the authors' code path as paper digest §2 now
+ * describes it (order-statistic entropy threshold, group skip, ungated planning
+ * mask with ×(1 ± α)), `hicra-code-entropy` is new, and `group` / `batch` std
+ * scaling uses the unbiased std by default (`std_estimator`).
  *
  * @module
  */
-import { estimatorNames, getEstimator, type StdScaling } from "../algorithms/credit/mod.ts";
+import {
+  estimatorNames,
+  getEstimator,
+  type StdEstimator,
+  type StdScaling,
+} from "../algorithms/credit/mod.ts";
 import type { StageKind } from "../pipeline/types.ts";
 import {
   type CreditFile,
@@ -19,7 +30,7 @@ import { mean, recordIfFinite } from "./metrics_util.ts";
 /** The stage kind. */
 export const assignCredit: StageKind = {
   name: "assign-credit",
-  version: 1,
+  version: 2,
   doc: "Per-token advantages from a named estimator",
   params: {
     estimator: { type: "string", default: "hicra", doc: `One of: ${estimatorNames().join(", ")}` },
@@ -30,12 +41,19 @@ export const assignCredit: StageKind = {
       default: "none",
       doc: "Divide r − group mean by the group / batch std (paper prints none)",
     },
+    std_estimator: {
+      type: "enum",
+      values: ["unbiased", "population"],
+      default: "unbiased",
+      doc: "Std for std_scaling group / batch: unbiased ÷(n−1) as torch.std in VeRL and TRL, " +
+        "or population ÷n; all-equal groups (a group of one included) get 0 either way",
+    },
     entropy_top_frac: {
       type: "number",
       default: 0.3,
       min: 0,
       max: 1,
-      doc: "High-entropy token fraction (hicra-code, high-entropy)",
+      doc: "High-entropy token fraction (hicra-code, hicra-code-entropy, high-entropy)",
     },
     token_rows: { type: "boolean", default: true, doc: "Write the per-token `tokens` table" },
   },
@@ -64,6 +82,7 @@ export const assignCredit: StageKind = {
     }, {
       alpha: ctx.params.alpha as number,
       stdScaling: ctx.params.std_scaling as StdScaling,
+      stdEstimator: ctx.params.std_estimator as StdEstimator,
       entropyTopFrac: ctx.params.entropy_top_frac as number,
     });
     const all: number[] = [];

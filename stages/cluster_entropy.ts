@@ -7,13 +7,21 @@
  * and filtered by Cluster DF), `oracle` (the generator's labels), `random`
  * (placebo: the paper mask's per-rollout token budget at random positions).
  * Semantic entropy is measured with the method's own grams, or with the
- * paper's grams for `oracle` and `random` (which have none).
+ * paper's grams for `oracle` and `random` (which have none). Param `counting`
+ * picks which gram occurrences are counted: `greedy` (longest-first,
+ * non-overlapping, each written phrase once; default) or `all-occurrences`
+ * (every occurrence of every gram, nested ones included, as TRL counts); see
+ * `algorithms/planning/semantic_entropy.ts`.
+ *
+ * Version 2: adds `counting`.
  *
  * @module
  */
 import {
   compileGrams,
-  gramCounts,
+  countGrams,
+  GRAM_COUNTINGS,
+  type GramCounting,
   matchGrams,
   mineStrategicGrams,
   PAPER_STRATEGIC_GRAMS,
@@ -30,7 +38,7 @@ import { recordIfFinite } from "./metrics_util.ts";
 /** The stage kind. */
 export const clusterEntropy: StageKind = {
   name: "cluster-entropy",
-  version: 1,
+  version: 2,
   doc: "Planning-token identification (Strategic Grams) and semantic entropy",
   params: {
     method: {
@@ -44,6 +52,13 @@ export const clusterEntropy: StageKind = {
       values: ["grams", "clusters"],
       default: "grams",
       doc: "Semantic-entropy bins: Strategic Grams (paper) or mined clusters",
+    },
+    counting: {
+      type: "enum",
+      values: GRAM_COUNTINGS,
+      default: "greedy",
+      doc: "Semantic-entropy occurrences: greedy (longest-first, non-overlapping: each phrase " +
+        "once; paper silent) or all-occurrences (every gram occurrence, nested ones too, as TRL)",
     },
     clusters: { type: "integer", default: 100, min: 1, doc: "k-means clusters (mined)" },
     top_frac: {
@@ -102,8 +117,9 @@ export const clusterEntropy: StageKind = {
       : gramMask;
     const random = placeboMask(planning, words, rng.fork("placebo"));
 
-    const counts = gramCounts(
-      matched.map((m) => m.matches),
+    const counts = countGrams(
+      matched,
+      ctx.params.counting as GramCounting,
       ctx.params.bins === "clusters" ? "clusters" : "grams",
       clusterOf,
     );

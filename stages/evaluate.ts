@@ -10,7 +10,13 @@
  * @module
  */
 import { disposeGpt, sequenceLogprobs } from "../algorithms/policy/mod.ts";
-import { generateProblems, type Problem } from "../algorithms/tasks/mod.ts";
+import {
+  allProblems,
+  generateProblems,
+  type Problem,
+  REWARD_MODES,
+  type RewardMode,
+} from "../algorithms/tasks/mod.ts";
 import {
   meanPassAtK,
   perplexity,
@@ -19,7 +25,9 @@ import {
 } from "../algorithms/metrics/mod.ts";
 import {
   compileGrams,
-  gramCounts,
+  countGrams,
+  GRAM_COUNTINGS,
+  type GramCounting,
   matchGrams,
   PAPER_STRATEGIC_GRAMS,
   semanticEntropy,
@@ -33,10 +41,21 @@ import { behaviour, rollOut, type ScoredRollout } from "./rollout.ts";
 /** The stage kind. */
 export const evaluate: StageKind = {
   name: "evaluate",
-  version: 1,
+  version: 2,
   doc: "pass@k on id / ood splits, token-class entropy and perplexity, semantic entropy",
   params: {
-    problems: { type: "integer", default: 64, min: 1, doc: "Problems per split" },
+    problems: {
+      type: "integer",
+      default: 64,
+      min: 0,
+      doc: "Problems of the id split (0: the whole id pool, 824 at level 1)",
+    },
+    ood_problems: {
+      type: "integer",
+      default: 64,
+      min: 0,
+      doc: "Problems of the ood split (0: the whole ood pool; large)",
+    },
     samples: { type: "integer", default: 8, min: 1, doc: "Samples per problem (n)" },
     k: { type: "integer", default: 8, min: 1, doc: "k of pass@k (also reports pass@1)" },
     temperature: {
@@ -45,8 +64,25 @@ export const evaluate: StageKind = {
       min: 0,
       doc: "Sampling temperature (paper: 0.6)",
     },
-    max_new_tokens: { type: "integer", default: 64, min: 1, doc: "Response length cap" },
+    max_new_tokens: {
+      type: "integer",
+      default: 96,
+      min: 1,
+      doc: "Response length cap (also capped by the context)",
+    },
     difficulty: { type: "integer", default: 1, min: 1, max: 2, doc: "Task difficulty level" },
+    reward: {
+      type: "enum",
+      values: [...REWARD_MODES],
+      default: "answer",
+      doc: "What counts as correct for pass@k (see sample)",
+    },
+    counting: {
+      type: "enum",
+      values: [...GRAM_COUNTINGS],
+      default: "greedy",
+      doc: "Semantic-entropy counts: greedy (each written phrase once) or all-occurrences (TRL)",
+    },
     problem_seed: {
       type: "integer",
       default: 1234,
@@ -79,9 +115,10 @@ export const evaluate: StageKind = {
     let idRollouts: ScoredRollout[] = [];
     let idProblems: Problem[] = [];
     for (const split of ["id", "ood"] as const) {
-      const problems = generateProblems({
+      const count = (split === "id" ? p.problems : p.ood_problems) as number;
+      const problems = count === 0 ? allProblems(split, p.difficulty as number) : generateProblems({
         seed: p.problem_seed as number,
-        count: p.problems as number,
+        count,
         split,
         difficulty: p.difficulty as number,
       });
@@ -91,6 +128,7 @@ export const evaluate: StageKind = {
         topP: 1,
         maxNewTokens: p.max_new_tokens as number,
         seed: ctx.seed + (split === "ood" ? 1 : 0),
+        reward: p.reward as RewardMode,
       });
       const perProblem = problems.map((_, i) => ({
         n,
@@ -101,6 +139,9 @@ export const evaluate: StageKind = {
       const b = behaviour(rs);
       put(`strategy/first_correct/${split}`, b.firstStrategyCorrect);
       put(`exec/accuracy/${split}`, b.execAccuracy);
+      put(`exec/sound/${split}`, b.execSound);
+      put(`answer/correct/${split}`, b.answerCorrect);
+      put(`strategy/diversity/${split}`, b.strategyDiversity);
       ctx.rows(
         "evaluations",
         rs.map((r, i) => ({
@@ -149,7 +190,10 @@ export const evaluate: StageKind = {
       put("rel_ppl/planning", rel("planning"));
       put("rel_ppl/execution", rel("execution"));
     }
-    put("semantic_entropy", semanticEntropy(gramCounts(matched.map((m) => m.matches))));
+    put(
+      "semantic_entropy",
+      semanticEntropy(countGrams(matched, p.counting as GramCounting)),
+    );
     put("length/mean", mean(idRollouts.map((r) => r.response.length)));
     put("planning_ratio", mean(oracle.flat().map((x) => (x ? 1 : 0))));
     put("accuracy/id", mean(idRollouts.map((r) => r.reward)));

@@ -8,14 +8,16 @@ import { type Gpt, sample } from "../algorithms/policy/mod.ts";
 import {
   analyseResponse,
   BOS,
+  earnsReward,
   EOS,
   formatPrompt,
   oracleLabels,
   type Problem,
   type ResponseAnalysis,
-  verify,
+  type RewardMode,
   type WordTokenizer,
 } from "../algorithms/tasks/mod.ts";
+import { meanGroupEntropy } from "../algorithms/metrics/mod.ts";
 import type { Rollout } from "./artifacts.ts";
 
 /** Sampling settings. */
@@ -25,6 +27,8 @@ export interface RolloutOptions {
   topP: number;
   maxNewTokens: number;
   seed: number;
+  /** What earns reward 1 (default `answer`). */
+  reward?: RewardMode;
 }
 
 /** A rollout with the analysis of its response. */
@@ -59,7 +63,8 @@ export async function rollOut(
   return seqs.map((s, k) => {
     const problem = problems[owner[k]];
     const words = tokenizer.tokens(s.tokens);
-    const verdict = verify(problem, words);
+    const analysis = analyseResponse(problem, words);
+    const earned = earnsReward(analysis, opts.reward ?? "answer");
     return {
       problem: owner[k],
       prompt: prompts[k],
@@ -67,10 +72,10 @@ export async function rollOut(
       words,
       logprobs: s.logprobs,
       entropy: s.entropy,
-      reward: verdict.correct ? 1 : 0,
-      correct: verdict.correct,
+      reward: earned ? 1 : 0,
+      correct: earned,
       oracle: oracleLabels(problem, words),
-      analysis: analyseResponse(problem, words),
+      analysis,
     };
   });
 }
@@ -80,13 +85,26 @@ export function plainRollout({ analysis: _a, ...r }: ScoredRollout): Rollout {
   return r;
 }
 
-/** Behaviour summary: first-strategy accuracy and per-fact execution accuracy. */
+/**
+ * Behaviour summary: first-strategy accuracy, per-fact execution accuracy, the share of
+ * execution-sound traces, answer accuracy whatever the reward mode, and strategy diversity (mean
+ * over problems of the entropy of the first strategy chosen across that problem's samples).
+ */
 export function behaviour(rs: ScoredRollout[]): {
   firstStrategyCorrect: number | null;
   execAccuracy: number | null;
   backtracksPerResponse: number;
   parsedFrac: number;
+  execSound: number;
+  answerCorrect: number;
+  strategyDiversity: number;
 } {
+  const byProblem = new Map<number, (string | null)[]>();
+  for (const r of rs) {
+    const list = byProblem.get(r.problem) ?? [];
+    list.push(r.analysis.firstStrategy);
+    byProblem.set(r.problem, list);
+  }
   const chose = rs.filter((r) => r.analysis.firstStrategyCorrect !== null);
   const steps = rs.reduce((n, r) => n + r.analysis.execSteps, 0);
   const right = rs.reduce((n, r) => n + r.analysis.execCorrect, 0);
@@ -98,5 +116,8 @@ export function behaviour(rs: ScoredRollout[]): {
     backtracksPerResponse: rs.reduce((n, r) => n + r.analysis.nBacktracks, 0) /
       Math.max(1, rs.length),
     parsedFrac: rs.filter((r) => r.analysis.parsed).length / Math.max(1, rs.length),
+    execSound: rs.filter((r) => r.analysis.executionSound).length / Math.max(1, rs.length),
+    answerCorrect: rs.filter((r) => r.analysis.correct).length / Math.max(1, rs.length),
+    strategyDiversity: meanGroupEntropy([...byProblem.values()]),
   };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { disposeGpt } from "../algorithms/policy/mod.ts";
-import { generateProblems } from "../algorithms/tasks/mod.ts";
+import { generateProblems, REWARD_MODES, type RewardMode } from "../algorithms/tasks/mod.ts";
 import { tokenEntropyStats } from "../algorithms/metrics/mod.ts";
 import type { StageKind } from "../pipeline/types.ts";
 import { type RolloutsFile, writeJson } from "./artifacts.ts";
@@ -16,15 +16,26 @@ import { behaviour, plainRollout, rollOut } from "./rollout.ts";
 /** The stage kind. */
 export const sampleStage: StageKind = {
   name: "sample",
-  version: 1,
+  version: 2,
   doc: "G samples per training prompt from the current policy",
   params: {
     prompts: { type: "integer", default: 16, min: 1, doc: "Prompts per step" },
     group_size: { type: "integer", default: 8, min: 1, doc: "Samples per prompt (G)" },
     temperature: { type: "number", default: 1, min: 0, doc: "Sampling temperature" },
     top_p: { type: "number", default: 1, min: 0, max: 1, doc: "Nucleus mass" },
-    max_new_tokens: { type: "integer", default: 64, min: 1, doc: "Response length cap" },
+    max_new_tokens: {
+      type: "integer",
+      default: 96,
+      min: 1,
+      doc: "Response length cap (also capped by the context)",
+    },
     difficulty: { type: "integer", default: 1, min: 1, max: 2, doc: "Task difficulty level" },
+    reward: {
+      type: "enum",
+      values: [...REWARD_MODES],
+      default: "answer",
+      doc: "answer: the answer verifies; strict: also every fact right and the last one = target",
+    },
   },
   inputs: { policy: { doc: "Policy to sample from (warmstart or update)" } },
   async run(ctx) {
@@ -44,6 +55,7 @@ export const sampleStage: StageKind = {
       topP: p.top_p as number,
       maxNewTokens: p.max_new_tokens as number,
       seed: ctx.seed,
+      reward: p.reward as RewardMode,
     });
     disposeGpt(model);
 
@@ -71,6 +83,9 @@ export const sampleStage: StageKind = {
     recordIfFinite(ctx, "strategy/first_correct", b.firstStrategyCorrect);
     recordIfFinite(ctx, "exec/accuracy", b.execAccuracy);
     ctx.metric("backtracks/mean", b.backtracksPerResponse);
+    ctx.metric("exec/sound", b.execSound);
+    ctx.metric("answer/correct", b.answerCorrect);
+    recordIfFinite(ctx, "strategy/diversity", b.strategyDiversity);
 
     ctx.rows(
       "rollouts",

@@ -23,13 +23,13 @@ import { backendFrom, savePolicy } from "./policy_io.ts";
 /** The stage kind. */
 export const warmstart: StageKind = {
   name: "warmstart",
-  version: 1,
+  version: 2,
   doc: "Supervised warm start of the base policy on generated traces",
   params: {
     d_model: { type: "integer", default: 128, min: 8, doc: "Residual width" },
     layers: { type: "integer", default: 2, min: 1, doc: "Transformer blocks" },
     heads: { type: "integer", default: 4, min: 1, doc: "Attention heads" },
-    context: { type: "integer", default: 72, min: 16, doc: "Context length (tokens)" },
+    context: { type: "integer", default: 96, min: 16, doc: "Context length (tokens)" },
     steps: { type: "integer", default: 400, min: 1, doc: "Optimizer steps" },
     batch: { type: "integer", default: 32, min: 1, doc: "Traces per step" },
     lr: { type: "number", default: 8e-3, min: 0, doc: "Peak learning rate (cosine decay)" },

@@ -4,15 +4,17 @@
  * @module
  */
 
-import type { CreditInput, StdScaling } from "./types.ts";
+import type { CreditInput, StdEstimator, StdScaling } from "./types.ts";
 
 /** The ε added to the std before dividing (VeRL's GRPO uses 1e-6). */
 export const STD_EPS = 1e-6;
 
 /**
  * Sequence-level advantage per rollout: r − group mean, then scaled by `stdScaling`.
- * Stds are population stds (÷n). A group whose rewards are all equal gets exactly 0 (not a
- * rounding residue divided by ε), and so does every rollout when the batch std is 0.
+ * Stds are unbiased (÷(n − 1), as `torch.std` in VeRL and TRL) unless `stdEstimator` is
+ * `"population"` (÷n). A group whose rewards are all equal (a group of one included) gets
+ * exactly 0 (not a rounding residue divided by ε), and so does every rollout when all rewards
+ * of the batch are equal.
  *
  * @throws RangeError when `rewards` and `groups` differ in length or a reward is not finite.
  */
@@ -20,7 +22,15 @@ export function groupAdvantages(
   rewards: readonly number[],
   groups: readonly number[],
   stdScaling: StdScaling,
+  stdEstimator: StdEstimator = "unbiased",
 ): number[] {
+  if (stdEstimator !== "unbiased" && stdEstimator !== "population") {
+    throw new RangeError(
+      `stdEstimator must be "unbiased" or "population" (got ${stdEstimator})`,
+    );
+  }
+  const std = (vals: readonly number[], mean: number): number =>
+    stdOf(vals, mean, stdEstimator === "unbiased");
   if (rewards.length !== groups.length) {
     throw new RangeError(
       `${rewards.length} rewards but ${groups.length} group ids`,
@@ -42,13 +52,13 @@ export function groupAdvantages(
     const vals = idx.map((i) => rewards[i]);
     if (vals.every((v) => v === vals[0])) continue; // zero-std group → 0
     const mean = meanOf(vals);
-    const scale = stdScaling === "group" ? popStd(vals, mean) + STD_EPS : 1;
+    const scale = stdScaling === "group" ? std(vals, mean) + STD_EPS : 1;
     for (const i of idx) adv[i] = (rewards[i] - mean) / scale;
   }
   if (stdScaling === "batch") {
     if (rewards.every((v) => v === rewards[0])) return adv.fill(0);
-    const std = popStd(rewards, meanOf(rewards)) + STD_EPS;
-    for (let i = 0; i < adv.length; i++) adv[i] /= std;
+    const batchStd = std(rewards, meanOf(rewards)) + STD_EPS;
+    for (let i = 0; i < adv.length; i++) adv[i] /= batchStd;
   }
   return adv;
 }
@@ -106,8 +116,9 @@ function meanOf(vals: readonly number[]): number {
   return s / vals.length;
 }
 
-function popStd(vals: readonly number[], mean: number): number {
+/** Std of at least two values (callers skip all-equal lists, so n = 1 never reaches here). */
+function stdOf(vals: readonly number[], mean: number, unbiased: boolean): number {
   let ss = 0;
   for (const v of vals) ss += (v - mean) ** 2;
-  return Math.sqrt(ss / vals.length);
+  return Math.sqrt(ss / (unbiased ? vals.length - 1 : vals.length));
 }

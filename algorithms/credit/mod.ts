@@ -10,8 +10,20 @@ export {
   type CreditOutput,
   DEFAULT_CREDIT_OPTIONS,
   type Estimator,
+  type StdEstimator,
   type StdScaling,
 } from "./types.ts";
 export { checkInput, groupAdvantages, groupMeanLengths, STD_EPS } from "./baseline.ts";
-export { grpo, hicra, hicraCode, highEntropy, modulate, placebo } from "./estimators.ts";
+export {
+  codeHighEntropyMask,
+  grpo,
+  hicra,
+  hicraCode,
+  hicraCodeEntropy,
+  type HicraCodePath,
+  highEntropy,
+  modifyAdvantagesHicraCode,
+  modulate,
+  placebo,
+} from "./estimators.ts";
 export { estimatorNames, getEstimator, registerEstimator } from "./registry.ts";

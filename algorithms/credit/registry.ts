@@ -4,7 +4,7 @@
  * @module
  */
 
-import { grpo, hicra, hicraCode, highEntropy, placebo } from "./estimators.ts";
+import { grpo, hicra, hicraCode, hicraCodeEntropy, highEntropy, placebo } from "./estimators.ts";
 import type { Estimator } from "./types.ts";
 
 const registry = new Map<string, Estimator>();
@@ -46,3 +46,4 @@ registerEstimator("hicra", hicra);
 registerEstimator("hicra-code", hicraCode);
 registerEstimator("high-entropy", highEntropy);
 registerEstimator("placebo", placebo);
+registerEstimator("hicra-code-entropy", hicraCodeEntropy);

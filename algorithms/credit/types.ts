@@ -27,10 +27,24 @@ export interface CreditInput {
 /**
  * How the group baseline is scaled before any token modulation.
  * - `none`: Â = r − group mean, exactly as the paper prints it (§3).
- * - `group`: divided by the group's population std + 1e-6 (GRPO / VeRL style).
- * - `batch`: divided by the population std of all rewards of the step + 1e-6.
+ * - `group`: divided by the group's std + 1e-6 (GRPO / VeRL style).
+ * - `batch`: divided by the std of all rewards of the step + 1e-6.
+ *
+ * Which std is set by {@link StdEstimator}.
  */
 export type StdScaling = "group" | "batch" | "none";
+
+/**
+ * Which std `group` / `batch` scaling divides by.
+ * - `unbiased` (default): Bessel-corrected, Σ(r − mean)² / (n − 1), as `torch.std` computes it
+ *   in VeRL's `compute_grpo_outcome_advantage` and TRL's `GRPOTrainer`.
+ * - `population`: Σ(r − mean)² / n.
+ *
+ * A group (or batch) whose rewards are all equal, a group of one included, gets advantage 0
+ * under either choice. (`torch.std` of one value is NaN; VeRL special-cases a group of one as
+ * mean 0, std 1. Here it is 0 like every other all-equal group.)
+ */
+export type StdEstimator = "unbiased" | "population";
 
 /** Estimator settings. */
 export interface CreditOptions {
@@ -38,6 +52,11 @@ export interface CreditOptions {
   alpha: number;
   /** Std scaling of the base advantage; see {@link StdScaling}. */
   stdScaling: StdScaling;
+  /**
+   * Std used by `group` / `batch` scaling; see {@link StdEstimator}. Absent means
+   * `"unbiased"`.
+   */
+  stdEstimator?: StdEstimator;
   /** Fraction of each sequence's tokens counted as high-entropy (0.3 in the paper). */
   entropyTopFrac: number;
 }
@@ -59,11 +78,13 @@ export type Estimator = (
 /**
  * Defaults. `stdScaling: "none"` follows the paper's printed formula
  * Â_{i,t} = R(q, o_i) − mean_j R(q, o_j) (§3), which shows no std division although the text
- * calls it "group-normalized"; `group` is what a stock GRPO/DAPO VeRL run would do. HICRA's
- * α|Â| term scales with Â, so the choice changes step sizes, not which tokens are favoured.
+ * calls it "group-normalized"; `group` (with the `unbiased` std) is what a stock GRPO/DAPO
+ * VeRL run would do. HICRA's α|Â| term scales with Â, so the choice changes step sizes, not
+ * which tokens are favoured.
  */
 export const DEFAULT_CREDIT_OPTIONS: Readonly<CreditOptions> = Object.freeze({
   alpha: 0.2,
   stdScaling: "none",
+  stdEstimator: "unbiased",
   entropyTopFrac: 0.3,
 });

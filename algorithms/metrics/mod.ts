@@ -14,3 +14,4 @@ export {
   tokenEntropyStats,
 } from "./token_stats.ts";
 export { type MeanCI, meanCI95, tQuantile975 } from "./ci.ts";
+export { labelEntropy, meanGroupEntropy } from "./diversity.ts";

@@ -6,10 +6,17 @@
  * (see `normalize.ts`: case-insensitive, punctuation as separate units, apostrophes and hyphens
  * kept inside words), so matches respect whole-word boundaries ("but" never matches inside
  * "butter"; "let's" does not match "lets"). A token is marked when any of its units lies in any
- * occurrence of any gram, overlaps included. The `matches` list, used for Strategic-Gram counts
- * and semantic entropy, is a greedy scan instead: at each position take the longest gram that
- * matches, record it and continue after it, else move one unit on. Boundaries are unit
- * boundaries, so a subword tokeniser must be detokenised into words first.
+ * occurrence of any gram, overlaps included. Boundaries are unit boundaries, so a subword
+ * tokeniser must be detokenised into words first.
+ *
+ * Two occurrence lists serve Strategic-Gram counts and semantic entropy:
+ * - `matches` (counting `"greedy"`, the default): at each position take the longest gram that
+ *   matches, record it and continue after it, else move one unit on. Each written phrase is
+ *   counted once ("but wait , but" with grams "but", "but wait" counts "but wait" once and
+ *   "but" once).
+ * - `allMatches` (counting `"all-occurrences"`, TRL PR #4997 `compute_semantic_entropy`):
+ *   every (start, gram) pair whose units match, nested and overlapping grams included (the
+ *   same text counts "but wait" once and "but" twice).
  *
  * @module
  */
@@ -30,8 +37,13 @@ export interface GramMatch {
 export interface MatchResult {
   /** Planning mask over the response tokens (union of all occurrences). */
   mask: boolean[];
-  /** Greedy longest-first, non-overlapping occurrences (for counting). */
+  /** Greedy longest-first, non-overlapping occurrences (counting `"greedy"`). */
   matches: GramMatch[];
+  /**
+   * Every occurrence of every gram, nested and overlapping ones included (counting
+   * `"all-occurrences"`), ordered by start, then by length.
+   */
+  allMatches: GramMatch[];
 }
 
 /** A node of the unit trie built by {@link compileGrams}. */
@@ -105,6 +117,7 @@ export function matchGrams(
   const { units, tokenOf } = tokensToUnits(words);
   const mask = new Array<boolean>(words.length).fill(false);
   const matches: GramMatch[] = [];
+  const allMatches: GramMatch[] = [];
   let nextFree = 0; // greedy scan resumes here
   for (let s = 0; s < units.length; s++) {
     let node: TrieNode | undefined = root;
@@ -116,6 +129,7 @@ export function matchGrams(
       if (node.gram !== undefined) {
         longestEnd = e;
         longestGram = node.gram;
+        allMatches.push({ gram: node.gram, start: tokenOf[s], end: tokenOf[e] + 1 });
       }
     }
     if (longestEnd < 0) continue;
@@ -130,7 +144,7 @@ export function matchGrams(
       nextFree = longestEnd + 1;
     }
   }
-  return { mask, matches };
+  return { mask, matches, allMatches };
 }
 
 /** Planning masks for a batch of responses. */

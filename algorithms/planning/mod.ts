@@ -16,7 +16,15 @@ export {
   planningMasks,
   type TrieNode,
 } from "./match.ts";
-export { type EntropyBins, gramCounts, semanticEntropy } from "./semantic_entropy.ts";
+export {
+  countGrams,
+  type EntropyBins,
+  GRAM_COUNTINGS,
+  type GramCounting,
+  gramCounts,
+  type GramOccurrences,
+  semanticEntropy,
+} from "./semantic_entropy.ts";
 export { EMBED_DIM, hashEmbed } from "./embed.ts";
 export { kmeans, type KMeansOptions, type KMeansResult } from "./kmeans.ts";
 export {

@@ -1,7 +1,7 @@
 /**
  * Per-response analysis that separates the two phases: was the first stated
  * strategy one that works (planning), and how many written arithmetic facts
- * are right (execution).
+ * are right (execution). Also the `strict` reward's execution condition.
  *
  * @module
  */
@@ -24,6 +24,10 @@ export interface ResponseAnalysis {
   execCorrect: number;
   /** Whether the `answer` segment parsed as an expression. */
   parsed: boolean;
+  /** The first stated strategy as `op op …` (e.g. `multiply subtract`), or null. */
+  firstStrategy: string | null;
+  /** Whether every written fact is right and the last one states the target. */
+  executionSound: boolean;
 }
 
 /** An arithmetic fact `a op b = c` found in a response. */
@@ -31,6 +35,8 @@ export interface Fact {
   /** Index of its first word. */
   start: number;
   correct: boolean;
+  /** The written result `c`. */
+  value: number;
 }
 
 const NUMBER = /^[0-9]+$/;
@@ -48,6 +54,7 @@ export function findFacts(words: readonly string[]): Fact[] {
     out.push({
       start: i,
       correct: applyOp(op, Number(a), Number(b)) === Number(c),
+      value: Number(c),
     });
   }
   return out;
@@ -63,6 +70,7 @@ export function analyseResponse(
   const strategies = findStrategies(words);
   const first = strategies[0];
   const facts = findFacts(words);
+  const beforeAnswer = facts.filter((f) => f.start < Math.max(0, words.indexOf("answer")));
   return {
     correct: verdict.correct,
     firstStrategyCorrect: first === undefined ? null : (
@@ -73,5 +81,36 @@ export function analyseResponse(
     execSteps: facts.length,
     execCorrect: facts.filter((f) => f.correct).length,
     parsed: verdict.answer !== null,
+    firstStrategy: first === undefined ? null : first.ops.join(" "),
+    executionSound: facts.length > 0 && facts.every((f) => f.correct) &&
+      beforeAnswer.at(-1)?.value === problem.target,
   };
+}
+
+/**
+ * What earns reward 1:
+ * - `answer`: the final answer expression verifies (`verify`); arithmetic in the trace does not
+ *   matter, so execution barely affects reward.
+ * - `strict`: the answer verifies AND the trace is execution-sound: every written fact
+ *   `a op b = c` is right (a slip counts even when it is caught and rewritten) and the last fact
+ *   before `answer` states the target. Execution matters here, which lets the paper's phase ①
+ *   (procedural consolidation) show.
+ */
+export type RewardMode = "answer" | "strict";
+
+/** The reward modes, for parameter schemas. */
+export const REWARD_MODES: readonly RewardMode[] = ["answer", "strict"];
+
+/** Whether an analysed response earns reward 1 under `mode` (see {@link RewardMode}). */
+export function earnsReward(analysis: ResponseAnalysis, mode: RewardMode): boolean {
+  return analysis.correct && (mode === "answer" || analysis.executionSound);
+}
+
+/** Whether `response` earns reward 1 under `mode`. */
+export function rewardOf(
+  problem: Problem,
+  response: readonly string[],
+  mode: RewardMode,
+): boolean {
+  return earnsReward(analyseResponse(problem, response), mode);
 }

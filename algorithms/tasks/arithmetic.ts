@@ -78,11 +78,6 @@ export function allStrategies(nOps: number): Op[][] {
   return out;
 }
 
-/** A strategy as words, e.g. `multiply then add`. */
-export function strategyWords(strategy: Strategy): string[] {
-  return strategy.flatMap((op, i) => (i === 0 ? [op] : ["then", op]));
-}
-
 /**
  * The strategy as an expression in words, parenthesised only where precedence
  * needs it: `3 * 8 - 5`, `( 3 + 8 ) * 5`.

@@ -11,15 +11,23 @@
  * use each given number exactly once and hit the target (any order and
  * bracketing pass), so it cannot be copied from the prompt.
  *
- * **Traces.** `reach 19 with 3 8 5 : the plan is to multiply then add .
- * 3 * 8 = 24 . 24 + 5 = 29 . to verify , 29 is not 19 . but wait , let's
- * backtrack . let's try a different angle : multiply then subtract .
- * 3 * 8 = 24 . 24 - 5 = 19 . answer 3 * 8 - 5`. Planning phrases fill five
- * roles (open, switch, fail, check, fix) and every one is a Strategic Gram of
- * the paper's Listing 1 ("the plan is to", "let's try a different angle",
- * "but wait", "let's backtrack", "to verify", "let's double-check",
- * "wait, no", "that can't be right", …; see `planningInventory()`), so the
- * paper's SG preset matches here. Execution is arithmetic facts `a op b = c`.
+ * **Traces (testbed v2).** `reach 19 with 3 8 5 : the plan is to think of
+ * this as then work our way . 3 * 8 = 24 . 24 + 5 = 29 . to verify , 29 is not
+ * 19 . but wait , let's backtrack . let's try a different angle : think of
+ * this as then break it down . 3 * 8 = 24 . 24 - 5 = 19 . answer 3 * 8 - 5`.
+ * Every planning phrase is a Strategic Gram of the paper's Listing 1, and the
+ * planning phrases are where the decisions are: each operation is named by
+ * its own decision phrase (`work our way` = add, `break it down` = subtract,
+ * `think of this as` = multiply), so which phrase the policy writes decides
+ * the arithmetic that follows, the paper's SG preset finds exactly the
+ * oracle's planning tokens (precision = recall = 1 on generated traces), and
+ * the SG frequency distribution (semantic entropy) moves with the chosen
+ * strategies. Framing phrases fill five roles (open, switch, fail, check,
+ * fix), drawn uniformly ("the plan is to", "let's try a different angle",
+ * "but wait", "let's backtrack", "to verify", "wait, no", …; see
+ * `planningInventory()`). Execution is arithmetic facts `a op b = c`.
+ * (v1 stated strategies with verbs, `multiply then add`, which no SG covers:
+ * SG recall was 0.60 and SG-HICRA amplified only the framing.)
  * `generateTrace` knobs: how often the first strategy is right, how often a
  * step slips (off by 1–3) and whether a slip is caught (`wait , no .` and the
  * right fact), how often a switch picks the working strategy, optional checks.
@@ -36,9 +44,9 @@
  * phases (first-choice accuracy vs per-fact accuracy) to check this.
  *
  * **Difficulty.** Level 1 (default): 3 numbers in 1..9, 9 strategies, at
- * most one backtrack, ≤ 64 tokens incl. EOS (prompt 6 words). Level 2: 4
- * numbers in 1..9, 27 strategies, at most one backtrack, ≤ 96 tokens (prompt
- * 7 words). Every value a trace writes is in 0..100. Pools are finite: level
+ * most one backtrack, ≤ 88 tokens incl. EOS (prompt 6 words). Level 2: 4
+ * numbers in 1..9, 27 strategies, at most one backtrack, ≤ 120 tokens (prompt
+ * 7 words; the policy needs `context` ≥ 121). Every value a trace writes is in 0..100. Pools are finite: level
  * 1 has 3364 train and 824 id instances (see `distinct`).
  *
  * **Splits.** `train` and `id` are disjoint by instance: an instance is `id`
@@ -54,25 +62,21 @@
  * two effects.
  *
  * **Label rule.** A word is planning iff it lies in an occurrence of a
- * planning phrase of the inventory (greedy, longest match, left to right) or
- * in a strategy statement `op (then op)*`. Numbers, operators, `=`, check
- * values (`29 is not 19`), `answer`, the prompt and punctuation outside
- * phrases are execution. `oracleLabels` applies the rule to any response and
- * equals the generator's labels on generated traces. Strategy statements
- * count as planning (they are the strategic choice itself) although they are
- * not paper SGs, so SG-based masks and oracle labels differ exactly there.
+ * planning phrase of the inventory (framing and decision phrases; greedy,
+ * longest match, left to right). Numbers, operators, `=`, check values
+ * (`29 is not 19`), `answer`, the connective `then`, the prompt and
+ * punctuation outside phrases are execution. `oracleLabels` applies the rule
+ * to any response and equals the generator's labels on generated traces.
  *
  * **Tokens.** Word level (`splitWords`): `let's`, `can't`, `double-check`
  * are one token, punctuation and operators are their own tokens, each number
- * 0..100 is one token. Vocabulary: 164 tokens (4 special, 10 symbols, 6 fixed
- * words, 3 verbs, 40 more phrase words, 101 numbers). Measured over 1000
- * train traces with pFirstChoiceCorrect 0.5, pExecError 0.1, other knobs at
- * their defaults (tokens = prompt + response + EOS, no BOS): level 1 min 31,
- * median 55, mean 50.0, p95 64, max 64 (no backtrack: mean 37.8; one
- * backtrack: mean 60.3); level 2 min 42, median 77, mean 70.5, p95 94, max 96
- * (50.2 / 85.4). OOD traces have the same lengths. About 23% of tokens are
- * planning. The budget binds on backtracking traces: it re-draws phrasing,
- * then drops optional checks, then re-draws slips, never strategy choices.
+ * 0..100 is one token. Vocabulary: 169 tokens. Measured over 1000 train
+ * traces with pFirstChoiceCorrect 0.5, pExecError 0.1, other knobs at their
+ * defaults (tokens = prompt + response + EOS, no BOS): level 1 p95 85, max 88
+ * (no backtrack: mean 42.8; one backtrack: mean 75.4); level 2 p95 110, max
+ * 120 (56.6 / 100.5). About 35% of response tokens are planning. The budget
+ * binds on backtracking traces: it re-draws phrasing, then drops optional
+ * checks, then re-draws slips, never strategy choices.
  *
  * @module
  */
@@ -87,10 +91,10 @@ export {
   OPS,
   renderExpression,
   type Strategy,
-  strategyWords,
 } from "./arithmetic.ts";
 export { type ParsedExpression, parseExpression } from "./expression.ts";
 export {
+  allProblems,
   DEFAULT_DIFFICULTY,
   DIFFICULTIES,
   type DifficultySpec,
@@ -105,17 +109,30 @@ export {
 } from "./problems.ts";
 export { formatPrompt, promptLength } from "./prompt.ts";
 export {
+  matchOpPhrase,
   matchPlanningPhrase,
   matchStrategy,
+  OP_PHRASE_TEXT,
+  OP_PHRASES,
   PLANNING_PHRASES,
   planningInventory,
   type Role,
+  strategyWords,
   TEMPLATE_TEXT,
 } from "./phrases.ts";
 export { generateTrace, type Trace, type TraceOptions } from "./trace.ts";
 export { responseWords, type Verdict, verify } from "./verify.ts";
 export { findStrategies, oracleLabels, type StrategyMention } from "./labels.ts";
-export { analyseResponse, type Fact, findFacts, type ResponseAnalysis } from "./analysis.ts";
+export {
+  analyseResponse,
+  earnsReward,
+  type Fact,
+  findFacts,
+  type ResponseAnalysis,
+  REWARD_MODES,
+  type RewardMode,
+  rewardOf,
+} from "./analysis.ts";
 export {
   BOS,
   EOS,

@@ -50,7 +50,7 @@ export const DIFFICULTIES: readonly DifficultySpec[] = [
     inputRange: [1, 9],
     oodInputRange: [1, 19],
     maxAttempts: 2,
-    maxLength: 64,
+    maxLength: 88,
   },
   {
     level: 2,
@@ -58,7 +58,7 @@ export const DIFFICULTIES: readonly DifficultySpec[] = [
     inputRange: [1, 9],
     oodInputRange: [1, 19],
     maxAttempts: 2,
-    maxLength: 96,
+    maxLength: 120,
   },
 ];
 
@@ -187,4 +187,41 @@ function drawInstance(
     target,
     strategy,
   };
+}
+
+/**
+ * Every instance of a split's pool at a difficulty (distinct, sorted by id), e.g. to evaluate
+ * on the whole `id` pool (level 1: 824 instances). Deterministic; no seed.
+ */
+export function allProblems(split: Split, difficulty = DEFAULT_DIFFICULTY): Problem[] {
+  const spec = difficultySpec(difficulty);
+  const [lo, hi] = split === "ood" ? spec.oodInputRange : spec.inputRange;
+  const strategies = allStrategies(spec.nNumbers - 1);
+  const out: Problem[] = [];
+  const numbers = new Array<number>(spec.nNumbers).fill(lo);
+  for (;;) {
+    // Same validity rules as `drawInstance`: writable chain, target ≥ 1, no other strategy
+    // (writable or not) reaches the target.
+    const chains = strategies.map((s) => chainValues(numbers, s));
+    const finals = chains.map((v) => v[v.length - 1]);
+    strategies.forEach((strategy, i) => {
+      const target = finals[i];
+      if (!chains[i].every(inRange) || target < 1) return;
+      if (finals.filter((f) => f === target).length !== 1) return;
+      if (splitOf(spec.level, numbers, target) !== split) return;
+      out.push({
+        id: problemId(spec.level, numbers, target),
+        difficulty: spec.level,
+        split,
+        numbers: [...numbers],
+        target,
+        strategy,
+      });
+    });
+    let k = numbers.length - 1;
+    while (k >= 0 && numbers[k] === hi) numbers[k--] = lo;
+    if (k < 0) break;
+    numbers[k]++;
+  }
+  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }

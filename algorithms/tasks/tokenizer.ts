@@ -2,7 +2,7 @@
  * Word-level tokenizer with a fixed vocabulary. Ids 0–3 are the special
  * tokens PAD, BOS, EOS and UNK; the testbed vocabulary is built
  * deterministically from the task family (formatting, prompt and answer
- * words, operation verbs, the planning-phrase words, numbers 0..MAX_VALUE).
+ * words, the decision-phrase words, the framing-phrase words, numbers 0..MAX_VALUE).
  * Text is split with `splitWords`, so `encode` → `decode` reproduces any
  * canonical (single-spaced) text the task family writes.
  *
@@ -10,7 +10,7 @@
  */
 
 import { MAX_VALUE, OPS } from "./arithmetic.ts";
-import { TEMPLATES } from "./phrases.ts";
+import { OP_PHRASES, TEMPLATES } from "./phrases.ts";
 import { joinWords, splitWords } from "./words.ts";
 
 /** Padding id. */
@@ -38,14 +38,15 @@ export interface WordTokenizerJson {
 
 /**
  * The testbed vocabulary: special tokens, formatting symbols, fixed words,
- * planning-phrase words in template order, then the numbers 0..MAX_VALUE.
+ * decision-phrase words, framing-phrase words in template order, then the
+ * numbers 0..MAX_VALUE.
  */
 export function testbedVocabulary(): string[] {
   const words = [
     ...SPECIAL_TOKENS,
     ...[".", ",", ":", "?", "(", ")", "+", "-", "*", "="],
     ...["reach", "with", "answer", "is", "not", "then"],
-    ...OPS,
+    ...OPS.flatMap((op) => OP_PHRASES[op]),
     ...Object.values(TEMPLATES).flat().flatMap((t) => t.words),
     ...Array.from({ length: MAX_VALUE + 1 }, (_, i) => String(i)),
   ];

@@ -18,9 +18,8 @@ import {
   OP_SYMBOL,
   renderExpression,
   type Strategy,
-  strategyWords,
 } from "./arithmetic.ts";
-import { type Role, TEMPLATES } from "./phrases.ts";
+import { type Role, strategyWords, TEMPLATES } from "./phrases.ts";
 import { difficultySpec, type Problem } from "./problems.ts";
 import { formatPrompt } from "./prompt.ts";
 
@@ -120,6 +119,10 @@ class Writer {
     this.words.push(...t.words);
     this.planning.push(...t.planning);
   }
+  /** A strategy statement: decision phrases (planning) joined by `then` (formatting). */
+  emitStatement(strategy: Strategy): void {
+    for (const word of strategyWords(strategy)) this.emit([word], word !== "then");
+  }
   fact(a: number, symbol: string, b: number, c: number): void {
     this.emit([String(a), symbol, String(b), "=", String(c), "."]);
   }
@@ -153,7 +156,7 @@ function writeTrace(
   for (;;) {
     w.phrase(tried.length === 0 ? "open" : "switch");
     tried.push(strategy);
-    w.emit(strategyWords(strategy), true);
+    w.emitStatement(strategy);
     w.emit(["."]);
 
     let acc = numbers[0];

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import {
+  codeHighEntropyMask,
   type CreditInput,
   type CreditOptions,
   DEFAULT_CREDIT_OPTIONS,
   estimatorNames,
   getEstimator,
+  groupAdvantages,
+  modifyAdvantagesHicraCode,
   registerEstimator,
 } from "../../algorithms/credit/mod.ts";
 
@@ -24,12 +27,13 @@ function toyBatch(): CreditInput {
       [false, true, false, false, false],
       [true, true],
     ],
+    // Interpolated 70th pct (high-entropy) vs the code's sorted[⌊0.7n⌋] (hicra-code):
     entropy: [
-      [0.1, 0.9, 0.5, 0.2], // 70th pct = 0.54 → only 0.9 is high
+      [0.1, 0.9, 0.5, 0.2], // 0.54 → {0.9}; sorted[2] = 0.5 → {0.9}
       [0.5, 0.5, 0.5], // constant → nothing is strictly above
       [0.3, 0.4],
       [0.9, 0.1],
-      [0.3, 0.1, 0.8, 0.2, 0.7], // 70th pct = 0.62 → 0.8 and 0.7 are high
+      [0.3, 0.1, 0.8, 0.2, 0.7], // 0.62 → {0.8, 0.7}; sorted[3] = 0.7 → {0.8}
       [0.2, 0.6],
     ],
   };
@@ -38,6 +42,7 @@ function toyBatch(): CreditInput {
 const OPTS: CreditOptions = {
   alpha: 0.2,
   stdScaling: "none",
+  stdEstimator: "unbiased",
   entropyTopFrac: 0.3,
 };
 const a = 2 / 3, b = -1 / 3, c = 1 / 3, d = -2 / 3;
@@ -59,7 +64,7 @@ function assertClose(
   });
 }
 
-Deno.test("defaults follow the paper: alpha 0.2, no std division, top 30% entropy", () => {
+Deno.test("defaults follow the paper: alpha 0.2, no std division, top 30% entropy; unbiased std", () => {
   assert.deepEqual({ ...DEFAULT_CREDIT_OPTIONS }, OPTS);
 });
 
@@ -75,19 +80,73 @@ Deno.test("grpo broadcasts r − group mean to every token", () => {
   assert.ok(out.amplified.flat().every((x) => !x));
 });
 
-Deno.test("grpo std scaling: group (population std + 1e-6) and batch", () => {
-  const groupStd = Math.sqrt(2) / 3 + 1e-6; // both groups have population std √2/3
-  const g = getEstimator("grpo")(toyBatch(), { ...OPTS, stdScaling: "group" });
+Deno.test("grpo std scaling: group and batch, unbiased (default) and population std", () => {
+  const first = (out: { advantages: number[][] }) => out.advantages.map((r) => [r[0]]);
+  const base = [[a], [b], [b], [c], [c], [d]];
+  // Each group [1,0,0] / [1,1,0]: Σ(r − mean)² = 4/9 + 1/9 + 1/9 = 2/3.
+  const groupUnbiased = Math.sqrt((2 / 3) / 2) + 1e-6; // 1/√3
+  const groupPop = Math.sqrt((2 / 3) / 3) + 1e-6; // √2/3
   assertClose(
-    g.advantages.map((r) => [r[0]]),
-    [[a], [b], [b], [c], [c], [d]].map((r) => [r[0] / groupStd]),
+    first(getEstimator("grpo")(toyBatch(), { ...OPTS, stdScaling: "group" })),
+    base.map((r) => [r[0] / groupUnbiased]),
   );
-  const batchStd = 0.5 + 1e-6; // rewards [1,0,0,1,1,0]: population std 0.5
-  const bt = getEstimator("grpo")(toyBatch(), { ...OPTS, stdScaling: "batch" });
+  const { stdEstimator: _, ...noEstimator } = OPTS; // absent → unbiased
   assertClose(
-    bt.advantages.map((r) => [r[0]]),
-    [[a], [b], [b], [c], [c], [d]].map((r) => [r[0] / batchStd]),
+    first(getEstimator("grpo")(toyBatch(), { ...noEstimator, stdScaling: "group" })),
+    base.map((r) => [r[0] / groupUnbiased]),
   );
+  assertClose(
+    first(
+      getEstimator("grpo")(toyBatch(), {
+        ...OPTS,
+        stdScaling: "group",
+        stdEstimator: "population",
+      }),
+    ),
+    base.map((r) => [r[0] / groupPop]),
+  );
+  // Batch rewards [1,0,0,1,1,0]: mean 0.5, Σ(r − mean)² = 1.5.
+  const batchUnbiased = Math.sqrt(1.5 / 5) + 1e-6;
+  const batchPop = 0.5 + 1e-6;
+  assertClose(
+    first(getEstimator("grpo")(toyBatch(), { ...OPTS, stdScaling: "batch" })),
+    base.map((r) => [r[0] / batchUnbiased]),
+  );
+  assertClose(
+    first(
+      getEstimator("grpo")(toyBatch(), {
+        ...OPTS,
+        stdScaling: "batch",
+        stdEstimator: "population",
+      }),
+    ),
+    base.map((r) => [r[0] / batchPop]),
+  );
+  // groupAdvantages directly: rewards [3, 1] → mean 2, unbiased std √2, population std 1.
+  assertClose(
+    [groupAdvantages([3, 1], [0, 0], "group")],
+    [[1 / (Math.SQRT2 + 1e-6), -1 / (Math.SQRT2 + 1e-6)]],
+  );
+  assertClose(
+    [groupAdvantages([3, 1], [0, 0], "group", "population")],
+    [[1 / (1 + 1e-6), -1 / (1 + 1e-6)]],
+  );
+  assert.throws(
+    () => groupAdvantages([1], [0], "group", "sample" as "unbiased"),
+    /stdEstimator/,
+  );
+});
+
+Deno.test("grpo: a group of one gets 0 under every scaling and std estimator", () => {
+  for (const stdScaling of ["none", "group", "batch"] as const) {
+    for (const stdEstimator of ["unbiased", "population"] as const) {
+      assert.deepEqual(groupAdvantages([0.7], [4], stdScaling, stdEstimator), [0]);
+      // Beside a two-member group: the singleton stays 0, the pair is ±0.5 before scaling.
+      const adv = groupAdvantages([0.7, 1, 0], [4, 5, 5], stdScaling, stdEstimator);
+      assert.equal(adv[0], 0, `${stdScaling}/${stdEstimator}`);
+      assert.ok(adv[1] > 0 && adv[2] < 0);
+    }
+  }
 });
 
 Deno.test("grpo: a zero-std group gives exactly 0 under every scaling", () => {
@@ -104,9 +163,8 @@ Deno.test("grpo: a zero-std group gives exactly 0 under every scaling", () => {
     assert.ok(out.advantages[3][0] > 0 && out.advantages[4][0] < 0);
   }
   const group = getEstimator("grpo")(input, { ...OPTS, stdScaling: "group" });
-  assertClose(group.advantages.slice(3), [[0.5 / (0.5 + 1e-6)], [
-    -0.5 / (0.5 + 1e-6),
-  ]]);
+  const s2 = Math.sqrt(0.5) + 1e-6; // [1, 0]: unbiased std √(0.5 / 1)
+  assertClose(group.advantages.slice(3), [[0.5 / s2], [-0.5 / s2]]);
   const constant = getEstimator("grpo")(
     { ...input, rewards: [1, 1, 1, 1, 1] },
     { ...OPTS, stdScaling: "batch" },
@@ -134,41 +192,185 @@ Deno.test("hicra: zero advantage stays zero and is not reported as amplified", (
   assert.ok(out.amplified.flat().every((x) => !x));
 });
 
-Deno.test("hicra-code: (high entropy ∪ planning) × (1+α), only in positive, longer-than-mean responses", () => {
+Deno.test("codeHighEntropyMask: sorted[⌊0.7n⌋] threshold, strict >, at n = 5, 10, 20", () => {
+  const on = (mask: boolean[]) => mask.flatMap((m, t) => (m ? [t] : []));
+  // n = 5: index 3 → sorted [.1,.2,.3,.4,.5][3] = 0.4 → only 0.5 (interpolated: 0.38 → 0.4 too).
+  assert.deepEqual(codeHighEntropyMask([0.5, 0.4, 0.3, 0.2, 0.1], 0.3), [
+    true,
+    false,
+    false,
+    false,
+    false,
+  ]);
+  // n = 10: index 7 → threshold 7 → {8, 9}.
+  const ten = [3, 9, 0, 7, 1, 8, 2, 6, 4, 5];
+  assert.deepEqual(on(codeHighEntropyMask(ten, 0.3)), [1, 5]);
+  // Ties: sorted[7] = 2 equals the top values → nothing is strictly above.
+  assert.deepEqual(on(codeHighEntropyMask([1, 1, 1, 1, 1, 1, 1, 2, 2, 2], 0.3)), []);
+  assert.deepEqual(on(codeHighEntropyMask([1, 1, 1, 1, 1, 1, 1, 1, 2, 2], 0.3)), [8, 9]);
+  // n = 20: index 14 → values 1..20 give threshold 15 → 16..20 (interpolated 14.3 would add 15).
+  const twenty = Array.from({ length: 20 }, (_, i) => i + 1);
+  assert.deepEqual(on(codeHighEntropyMask(twenty, 0.3)), [15, 16, 17, 18, 19]);
+  // Float-robust index: (1 − 0.9)·10 = 0.999… must give index 1, not 0.
+  assert.deepEqual(on(codeHighEntropyMask(ten, 0.9)), [0, 1, 3, 5, 6, 7, 8, 9]);
+  // Edges: frac 0 clamps to n − 1 (nothing), frac 1 is index 0 (all but the minimum),
+  // one token is never above itself, empty stays empty.
+  assert.deepEqual(on(codeHighEntropyMask(ten, 0)), []);
+  assert.deepEqual(on(codeHighEntropyMask(ten, 1)), [0, 1, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(codeHighEntropyMask([2.5], 0.3), [false]);
+  assert.deepEqual(codeHighEntropyMask([], 0.3), []);
+  assert.throws(() => codeHighEntropyMask([1], 1.5), RangeError);
+});
+
+Deno.test("hicra-code: (gated high entropy ∪ ungated planning) × (1 + α·sign Â)", () => {
   const out = getEstimator("hicra-code")(toyBatch(), OPTS);
   assertClose(out.advantages, [
-    [a * 1.2, a * 1.2, a, a * 1.2], // planning {0,3} ∪ entropy {1}
-    [b, b, b], // negative advantage → unchanged (no dampening)
+    [a * 1.2, a * 1.2, a, a * 1.2], // amplified: planning {0,3} ∪ entropy {1}
+    [b, b * 0.8, b], // negative: planning dampened ×0.8
     [b, b],
-    [c, c], // positive but length 2 ≤ group mean 3 → unchanged
-    [c, c * 1.2, c * 1.2, c, c * 1.2], // planning {1} ∪ entropy {2, 4}
-    [d, d],
+    [c * 1.2, c], // positive but length 2 ≤ group mean 3: planning only
+    [c, c * 1.2, c * 1.2, c, c], // planning {1} ∪ entropy {2} (threshold sorted[3] = 0.7)
+    [d * 0.8, d * 0.8],
   ]);
   assert.deepEqual(out.amplified, [
     [true, true, false, true],
-    [false, false, false],
+    [false, true, false],
     [false, false],
-    [false, false],
-    [false, true, true, false, true],
-    [false, false],
+    [true, false],
+    [false, true, true, false, false],
+    [true, true],
   ]);
 });
 
-Deno.test("hicra-code: length equal to the group mean does not pass the gate", () => {
-  const input = { ...toyBatch(), lengths: [3, 3, 3, 2, 5, 2] };
-  input.planning = [[true, true, true], [false, false, false], [
-    false,
-    false,
-    false,
-  ], ...toyBatch().planning.slice(3)];
-  input.entropy = [
-    [0.1, 0.2, 0.3],
-    [0, 0, 0],
-    [0, 0, 0],
-    ...toyBatch().entropy.slice(3),
-  ];
+/** One group: a short positive, a long positive and a negative response (mean length 6). */
+function gateBatch(): CreditInput {
+  return {
+    rewards: [1, 1, 0], // Â = [1/3, 1/3, −2/3]
+    groups: [0, 0, 0],
+    lengths: [4, 8, 6],
+    planning: [
+      [false, false, true, false],
+      [false, true, false, false, false, false, false, false],
+      [false, false, false, false, true, true],
+    ],
+    entropy: [
+      [0.1, 0.9, 0.2, 0.3], // sorted[2] = 0.3 → {1} would be high, but length 4 ≤ 6
+      [0.8, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], // sorted[5] = 0.6 → {0, 7}
+      [0.9, 0.8, 0.1, 0.1, 0.1, 0.1], // negative: never gated in
+    ],
+  };
+}
+
+Deno.test("hicra-code: a positive response shorter than the mean gets planning, not entropy", () => {
+  const out = getEstimator("hicra-code")(gateBatch(), OPTS);
+  assertClose(out.advantages, [
+    [c, c, c * 1.2, c],
+    [c * 1.2, c * 1.2, c, c, c, c, c, c * 1.2],
+    [d, d, d, d, d * 0.8, d * 0.8],
+  ]);
+  assert.deepEqual(out.amplified, [
+    [false, false, true, false],
+    [true, true, false, false, false, false, false, true],
+    [false, false, false, false, true, true],
+  ]);
+});
+
+Deno.test("hicra-code-entropy: TRL's default path, only gated high-entropy tokens × (1+α)", () => {
+  const out = getEstimator("hicra-code-entropy")(gateBatch(), OPTS);
+  assertClose(out.advantages, [
+    [c, c, c, c],
+    [c * 1.2, c, c, c, c, c, c, c * 1.2],
+    [d, d, d, d, d, d],
+  ]);
+  assert.deepEqual(out.amplified, [
+    [false, false, false, false],
+    [true, false, false, false, false, false, false, true],
+    [false, false, false, false, false, false],
+  ]);
+  const toy = getEstimator("hicra-code-entropy")(toyBatch(), OPTS);
+  assertClose(toy.advantages, [
+    [a, a * 1.2, a, a],
+    [b, b, b],
+    [b, b],
+    [c, c],
+    [c, c, c * 1.2, c, c],
+    [d, d],
+  ]);
+  // The planning mask is not read.
+  const noPlan = { ...gateBatch(), planning: [] };
+  assertClose(getEstimator("hicra-code-entropy")(noPlan, OPTS).advantages, out.advantages);
+  assert.throws(() => getEstimator("hicra-code")(noPlan, OPTS), /planning/);
+});
+
+Deno.test("hicra-code: a group with no positive response is skipped entirely", () => {
+  // Given sequence advantages (as TRL's modify_advantages_hicra receives them): group 0 has
+  // none > 0, so its negative response's planning token is NOT dampened; group 1 has one.
+  const input: CreditInput = {
+    rewards: [0, 0, 0, 0],
+    groups: [0, 0, 1, 1],
+    lengths: [2, 2, 2, 2],
+    planning: [[true, false], [false, true], [true, false], [false, true]],
+    entropy: [[0, 1], [0, 1], [0, 1], [0, 1]],
+  };
+  const seq = [-1, -0.5, 0.5, -0.5];
+  for (const usePlanning of [true, false]) {
+    const out = modifyAdvantagesHicraCode(seq, input, OPTS, { usePlanning });
+    assertClose(
+      out.advantages,
+      usePlanning ? [[-1, -1], [-0.5, -0.5], [0.6, 0.5], [-0.5, -0.4]] : [
+        [-1, -1],
+        [
+          -0.5,
+          -0.5,
+        ],
+        [0.5, 0.5],
+        [-0.5, -0.5],
+      ],
+    );
+  }
+  // Through the estimator: an all-equal group has Â = 0 everywhere and stays 0.
+  const flat = getEstimator("hicra-code")({ ...toyBatch(), rewards: [1, 1, 1, 0, 0, 0] }, OPTS);
+  assert.ok(flat.advantages.flat().every((x) => x === 0));
+  assert.ok(flat.amplified.flat().every((x) => !x));
+  assert.throws(
+    () => modifyAdvantagesHicraCode([1], input, OPTS, { usePlanning: true }),
+    /4 rollouts but 1 sequence advantages/,
+  );
+});
+
+Deno.test("hicra-code: zero advantage stays, α = 0 changes nothing, equal-to-mean length fails the gate", () => {
+  const input: CreditInput = {
+    rewards: [1, 0.5, 0], // Â = [0.5, 0, −0.5]
+    groups: [0, 0, 0],
+    lengths: [1, 1, 1],
+    planning: [[true], [true], [true]],
+    entropy: [[0], [0], [0]],
+  };
   const out = getEstimator("hicra-code")(input, OPTS);
-  assertClose([out.advantages[0]], [[a, a, a]]);
+  assertClose(out.advantages, [[0.6], [0], [-0.4]]);
+  assert.deepEqual(out.amplified, [[true], [false], [true]]);
+  const still = getEstimator("hicra-code")(input, { ...OPTS, alpha: 0 });
+  assertClose(still.advantages, [[0.5], [0], [-0.5]]);
+  assert.ok(still.amplified.flat().every((x) => !x));
+
+  // Lengths [4, 4, 4]: rollout 0 (Â > 0) is not longer than the mean, so its entropy peak
+  // (sorted[2] = 0.3 → {1}) is not amplified.
+  const eq: CreditInput = {
+    rewards: [1, 0, 0],
+    groups: [0, 0, 0],
+    lengths: [4, 4, 4],
+    planning: [[false, false, false, false], [false, false, false, false], [
+      false,
+      false,
+      false,
+      false,
+    ]],
+    entropy: [[0.1, 0.9, 0.2, 0.3], [0, 0, 0, 0], [0, 0, 0, 0]],
+  };
+  for (const name of ["hicra-code", "hicra-code-entropy"]) {
+    const o = getEstimator(name)(eq, OPTS);
+    assertClose([o.advantages[0]], [[a, a, a, a]]);
+  }
 });
 
 Deno.test("high-entropy: HICRA's rule on each sequence's top-30% entropy tokens", () => {
@@ -220,8 +422,8 @@ Deno.test("estimators check shapes", () => {
 
 Deno.test("registry: built-ins, duplicate and unknown names", () => {
   assert.deepEqual(
-    estimatorNames().slice(0, 5),
-    ["grpo", "hicra", "hicra-code", "high-entropy", "placebo"],
+    estimatorNames().slice(0, 6),
+    ["grpo", "hicra", "hicra-code", "high-entropy", "placebo", "hicra-code-entropy"],
   );
   assert.throws(
     () => registerEstimator("grpo", getEstimator("grpo")),

@@ -112,6 +112,33 @@ Deno.test("matching: overlaps are all marked; counts take the longest match and 
   ]);
 });
 
+Deno.test("matching: allMatches lists every occurrence of every gram, nested ones included", () => {
+  const grams = ["need to find", "find a way to", "a way", "let's"];
+  const w = words("we need to find a way to do it");
+  assert.deepEqual(matchGrams(w, grams).allMatches.map((m) => [m.gram, m.start, m.end]), [
+    ["need to find", 1, 4],
+    ["find a way to", 3, 7],
+    ["a way", 4, 6],
+  ]);
+  // "but wait , but": greedy takes "but wait" then the last "but"; all occurrences add the
+  // "but" nested at the start. Ordered by start, then by length.
+  const r = matchGrams(["but", "wait", ",", "but"], ["but", "but wait"]);
+  assert.deepEqual(r.matches.map((m) => [m.gram, m.start, m.end]), [
+    ["but wait", 0, 2],
+    ["but", 3, 4],
+  ]);
+  assert.deepEqual(r.allMatches.map((m) => [m.gram, m.start, m.end]), [
+    ["but", 0, 1],
+    ["but wait", 0, 2],
+    ["but", 3, 4],
+  ]);
+  // A gram glued to punctuation in one token: two units, one token span.
+  assert.deepEqual(matchGrams(["wait,", "but"], ["wait", "wait, but"]).allMatches, [
+    { gram: "wait", start: 0, end: 1 },
+    { gram: "wait, but", start: 0, end: 2 },
+  ]);
+});
+
 Deno.test("matching: multi-token grams need every token in order", () => {
   const grams = ["let's try a different angle"];
   assert.deepEqual(
@@ -121,7 +148,7 @@ Deno.test("matching: multi-token grams need every token in order", () => {
   assert.ok(
     matchGrams(words("let's try a different approach"), grams).mask.every((x) => !x),
   );
-  assert.deepEqual(matchGrams([], grams), { mask: [], matches: [] });
+  assert.deepEqual(matchGrams([], grams), { mask: [], matches: [], allMatches: [] });
 });
 
 Deno.test("paper grams on a sentence", () => {

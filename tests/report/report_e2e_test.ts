@@ -13,8 +13,29 @@ import { colorStats, decodePng } from "./png.ts";
 import { smokeResults } from "../fixtures/smoke.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-/** 2 methods × 5 two-phase panels + 4 comparison curves + 3 bar charts. */
-const SMOKE_PLOTS = 17;
+
+/**
+ * The plots the smoke report must have, given which optional metrics its
+ * database holds: 6 comparison curves (+ strategy diversity, eval and train),
+ * 3 paired differences (+ diversity), 2 methods × 4 two-phase columns (+ exec
+ * accuracy, first-strategy correctness), 3 bar charts.
+ */
+async function expectedPlots(dir: string): Promise<number> {
+  const store = await ResultsStore.open(dir, { readOnly: true });
+  try {
+    const r = await store.query(
+      `SELECT DISTINCT stage || ' ' || name FROM metrics WHERE step IS NOT NULL`,
+    );
+    const has = new Set(r.rows.map((row) => String(row[0])));
+    const n = (k: string) => has.has(k) ? 1 : 0;
+    const divEval = n("evaluate strategy/diversity/id");
+    const divTrain = n("sample strategy/diversity");
+    return 6 + divEval + divTrain + 3 + Math.max(divEval, divTrain) +
+      2 * (4 + n("evaluate exec/accuracy/id") + n("evaluate strategy/first_correct/id")) + 3;
+  } finally {
+    await store.close();
+  }
+}
 
 /** Runs headless Chromium on a file URL with extra flags; returns its stderr. */
 async function chromium(flags: string[], url: string): Promise<{ stdout: string; stderr: string }> {
@@ -66,15 +87,38 @@ function consoleErrors(stderr: string): string[] {
   );
 }
 
-/** Every `<svg data-plot>` of a DOM dump: its name, whether empty, and per-series path data. */
-function plots(dom: string): { name: string; empty: boolean; series: Map<string, string[]> }[] {
+/** One `<svg data-plot>` of a DOM dump. */
+interface Plot {
+  name: string;
+  empty: boolean;
+  /** Path data per `data-series`. */
+  series: Map<string, string[]>;
+  /** Y-axis title, if any. */
+  yTitle?: string;
+  /** X tick labels. */
+  xTicks: string[];
+  /** Whether it has a dashed zero line. */
+  zeroLine: boolean;
+  legend: boolean;
+}
+
+/** Every `<svg data-plot>` of a DOM dump. */
+function plots(dom: string): Plot[] {
   return [...dom.matchAll(/<svg\b([^>]*)>([\s\S]*?)<\/svg>/g)].map((m) => {
     const name = /data-plot="([^"]*)"/.exec(m[1])?.[1] ?? "";
     const series = new Map<string, string[]>();
     for (const g of m[2].matchAll(/<g data-series="([^"]*)">([\s\S]*?)<\/g>/g)) {
       series.set(g[1], [...g[2].matchAll(/<path [^>]*\bd="([^"]*)"/g)].map((p) => p[1]));
     }
-    return { name, empty: /data-empty="true"/.test(m[1]), series };
+    return {
+      name,
+      empty: /data-empty="true"/.test(m[1]),
+      series,
+      yTitle: /<text data-axis-title="y"[^>]*>([^<]*)/.exec(m[2])?.[1],
+      xTicks: [...m[2].matchAll(/<text data-tick="x"[^>]*>([^<]*)<\/text>/g)].map((t) => t[1]),
+      zeroLine: /<line data-ref="0"/.test(m[2]),
+      legend: /<g data-legend="">/.test(m[2]),
+    };
   });
 }
 
@@ -98,16 +142,36 @@ Deno.test("report of the smoke run renders in headless Chromium with every plot 
   const dump = await chromium(["--dump-dom"], url);
   assert.deepEqual(consoleErrors(dump.stderr), []);
   const found = plots(dump.stdout);
-  assert.equal(found.length, SMOKE_PLOTS, found.map((p) => p.name).join(", "));
+  assert.equal(found.length, await expectedPlots(dir), found.map((p) => p.name).join(", "));
   for (const p of found) {
     assert.ok(!p.empty, `plot ${p.name} has no data`);
     assert.ok(p.series.size >= 1, `plot ${p.name} has no series`);
     for (const [name, ds] of p.series) {
       assert.ok(ds.length >= 1 && ds.every((d) => /^M\s*[\d.-]+/.test(d)), `${p.name}/${name}`);
     }
+    assert.match(p.yTitle ?? "", /\(.+\)$/, `plot ${p.name}: y-axis title with units`);
+    if (!p.name.startsWith("final/")) {
+      assert.ok(p.legend, `plot ${p.name} has no legend`);
+      assert.ok(p.xTicks.length >= 1, `plot ${p.name} has no x ticks`);
+      assert.ok(p.xTicks.every((t) => /^\d+$/.test(t)), `${p.name}: step ticks ${p.xTicks}`);
+    }
+    assert.equal(p.zeroLine, p.name.startsWith("paired/"), `${p.name}: zero line`);
   }
-  assert.ok(found.some((p) => p.name === "two-phase/hicra/token-entropy"));
-  assert.ok(found.some((p) => p.name === "final/final-pass1-id"));
+  for (
+    const name of [
+      "two-phase/hicra/rel-ppl",
+      "two-phase/grpo/token-entropy",
+      "two-phase/hicra/accuracy",
+      "compare/pass1-ood",
+      "paired/pass1-id",
+      "paired/semantic-entropy",
+      "final/final-pass1-id",
+    ]
+  ) assert.ok(found.some((p) => p.name === name), name);
+  // The paired panels compare hicra with the default baseline, grpo.
+  const paired = found.find((p) => p.name === "paired/pass1-id")!;
+  assert.deepEqual([...paired.series.keys()], ["hicra"]);
+  assert.equal(paired.yTitle, "Δ pass@1 (fraction)");
   assert.match(dump.stdout, /<table class="runs">/);
   assert.ok((dump.stdout.match(/<td[^>]*>done<\/td>/g) ?? []).length >= 2, "run table rows");
 

@@ -4,7 +4,14 @@ import { sqlMain } from "../../pipeline/sql_cli.ts";
 import { smokeResults } from "../fixtures/smoke.ts";
 
 const SQL_DIR = new URL("../../experiments/sql/", import.meta.url);
-const EXPECTED = ["compare_methods", "entropy_vs_accuracy", "runs", "sg_quality", "two_phase"];
+const EXPECTED = [
+  "compare_methods",
+  "entropy_vs_accuracy",
+  "runs",
+  "sg_quality",
+  "two_phase",
+  "two_phase_timing",
+];
 
 Deno.test("experiments/sql/*.sql print non-empty tables for the smoke run", async () => {
   const dir = await smokeResults();

@@ -5,11 +5,12 @@ import {
   emptyChart,
   escapeXml,
   fmtTick,
+  integerTicks,
   lineChart,
   niceTicks,
 } from "../../report/svg.ts";
-import { summarize, t975 } from "../../report/stats.ts";
-import { aggregateCurve, shortNames } from "../../report/panels.ts";
+import { clamp, differenceBounds, meanCI, summarize, t975 } from "../../report/stats.ts";
+import { FRACTION, NON_NEGATIVE, shortNames } from "../../report/panels.ts";
 
 /** The `d` attributes of all paths inside `<g data-series>` groups, per series name. */
 function seriesPaths(svg: string): Map<string, string[]> {
@@ -112,7 +113,7 @@ Deno.test("niceTicks covers the range with round steps; degenerate ranges widen"
   assert.equal(fmtTick(12345), "12350");
 });
 
-Deno.test("summarize: mean, min–max and t-based 95% CI; shortNames and aggregateCurve", () => {
+Deno.test("summarize: mean, min–max and t-based 95% CI; shortNames", () => {
   assert.equal(t975(1), 12.706);
   assert.equal(t975(45), 1.96);
   const s = summarize([1, 2, 3, NaN])!;
@@ -125,15 +126,107 @@ Deno.test("summarize: mean, min–max and t-based 95% CI; shortNames and aggrega
   assert.equal(short.axis, "assign-credit.estimator");
   assert.equal(short.names.get("assign-credit.estimator=hicra"), "hicra");
   assert.equal(shortNames(["a=1 b=2"]).names.get("a=1 b=2"), "a=1 b=2");
-  const key = { stage: "sample", name: "reward/mean" };
-  const v = (runId: string, step: number, value: number) => ({
-    method: "m",
-    runId,
-    step,
-    value,
-    ...key,
+  // Parts shared by every method (a --set of all runs) are dropped first.
+  const set = shortNames(["e=grpo loop.steps=5", "e=hicra loop.steps=5"]);
+  assert.equal(set.axis, "e");
+  assert.equal(set.common, "loop.steps=5");
+  assert.deepEqual([...set.names.values()], ["grpo", "hicra"]);
+  const mixed = shortNames(["a=1 b=2", "a=1 c=3"]);
+  assert.deepEqual([...mixed.names.values()], ["b=2", "c=3"]);
+  assert.equal(mixed.axis, undefined);
+});
+
+Deno.test("meanCI: 95% t-CI of the mean, clamped to the metric's valid range", () => {
+  const free = meanCI([0.9, 1, 1])!;
+  assert.ok(Math.abs(free.mean - 29 / 30) < 1e-12);
+  // sd = 0.057735, t(2) = 4.303: half-width 0.143 would reach 1.11.
+  assert.ok(free.hi > 1.1, String(free.hi));
+  const p = meanCI([0.9, 1, 1], FRACTION)!;
+  assert.equal(p.hi, 1);
+  assert.ok(Math.abs(p.lo - (29 / 30 - 4.303 * Math.sqrt(1 / 300) / Math.sqrt(3))) < 1e-9);
+  const low = meanCI([0, 0, 0.1], FRACTION)!;
+  assert.equal(low.lo, 0);
+  assert.ok(low.hi < 1 && low.hi > 0.1);
+  const ent = meanCI([0.01, 0.3], NON_NEGATIVE)!;
+  assert.equal(ent.lo, 0);
+  assert.deepEqual(meanCI([0.4], FRACTION), { n: 1, mean: 0.4, lo: 0.4, hi: 0.4 });
+  assert.equal(meanCI([NaN]), null);
+  assert.equal(clamp(-0.2, FRACTION), 0);
+  assert.deepEqual(differenceBounds(FRACTION), [-1, 1]);
+  assert.deepEqual(differenceBounds(NON_NEGATIVE), [-Infinity, Infinity]);
+});
+
+Deno.test("integerTicks: integer steps only (1, 2, 5 × 10^k), covering the range", () => {
+  assert.deepEqual(integerTicks(0, 3, 6), [0, 1, 2, 3]);
+  assert.deepEqual(integerTicks(0, 14, 6), [0, 5, 10]);
+  assert.deepEqual(integerTicks(1, 19, 6), [5, 10, 15]);
+  assert.deepEqual(integerTicks(0, 99, 6), [0, 20, 40, 60, 80]);
+  assert.deepEqual(integerTicks(2.5, 3.5, 6), [3]);
+  assert.deepEqual(integerTicks(0.2, 0.4, 6), [0]);
+  for (const [lo, hi] of [[0, 7], [3, 250], [0, 1], [10, 11], [0, 1999]]) {
+    const t = integerTicks(lo, hi, 6);
+    assert.ok(t.length >= 1 && t.every(Number.isInteger), `${lo}..${hi}: ${t}`);
+    assert.ok(t.every((v) => v >= lo && v <= hi), `${lo}..${hi}: ${t}`);
+  }
+});
+
+/** Text of the tick labels of one axis of a chart. */
+function ticks(svg: string, axis: "x" | "y"): string[] {
+  return [...svg.matchAll(new RegExp(`<text data-tick="${axis}"[^>]*>([^<]*)</text>`, "g"))]
+    .map((m) => m[1]);
+}
+
+Deno.test("lineChart: integer x ticks, axis titles, a reference line and a legend", () => {
+  const points = [0, 1, 2, 3].map((x) => ({ x, y: x / 10 }));
+  const plain = lineChart([{ name: "m", points }], { id: "p", title: "P" });
+  assert.ok(ticks(plain, "x").some((t) => !Number.isInteger(Number(t))), "fractional by default");
+  const svg = lineChart([{ name: "grpo", points }, { name: "hicra", points }], {
+    id: "s",
+    title: "S",
+    xLabel: "step",
+    yLabel: "pass@1 (fraction)",
+    integerX: true,
+    refY: 0,
   });
-  const curve = aggregateCurve([v("a", 0, 1), v("b", 0, 3), v("a", 1, 2)], "m", key);
-  assert.deepEqual(curve.points, [{ x: 0, y: 2 }, { x: 1, y: 2 }]);
-  assert.deepEqual(curve.band, [{ x: 0, lo: 1, hi: 3 }, { x: 1, lo: 2, hi: 2 }]);
+  assert.deepEqual(ticks(svg, "x"), ["0", "1", "2", "3"]);
+  assert.match(svg, /<text data-axis-title="y"[^>]*rotate\(-90\)[^>]*>pass@1 \(fraction\)<\/text>/);
+  assert.match(svg, /<text data-axis-title="x"[^>]*>step<\/text>/);
+  assert.match(svg, /<line data-ref="0" /);
+  const legend = /<g data-legend="">([\s\S]*?)<\/g>/.exec(svg)![1];
+  assert.ok(legend.includes(">grpo</text>") && legend.includes(">hicra</text>"));
+  // A single step still gets one integer tick.
+  const one = lineChart([{ name: "m", points: [{ x: 4, y: 1 }] }], {
+    id: "o",
+    title: "O",
+    integerX: true,
+  });
+  assert.deepEqual(ticks(one, "x"), ["4"]);
+  // Long titles are cut to fit, with the whole text as a tooltip.
+  const long = "a very long y-axis title that cannot fit the height of this small chart";
+  const small = lineChart([{ name: "m", points }], { id: "t", title: "T", yLabel: long });
+  assert.ok(small.includes(`<title>${long}</title>`));
+});
+
+Deno.test("lineChart: charts given the same yRange get the same y ticks", () => {
+  const a = lineChart([{ name: "a", points: [{ x: 0, y: 0.2 }, { x: 1, y: 0.3 }] }], {
+    id: "a",
+    title: "A",
+    yRange: [0.1, 0.9],
+  });
+  const b = lineChart([{ name: "b", points: [{ x: 0, y: 0.7 }, { x: 1, y: 0.8 }] }], {
+    id: "b",
+    title: "B",
+    yRange: [0.1, 0.9],
+  });
+  assert.deepEqual(ticks(a, "y"), ticks(b, "y"));
+  assert.notDeepEqual(
+    ticks(
+      lineChart([{ name: "a", points: [{ x: 0, y: 0.2 }, { x: 1, y: 0.3 }] }], {
+        id: "a",
+        title: "A",
+      }),
+      "y",
+    ),
+    ticks(a, "y"),
+  );
 });

@@ -2,11 +2,14 @@ import assert from "node:assert/strict";
 import { EXAMPLE_PROBLEM } from "./fixtures.ts";
 import { Rng } from "../../algorithms/rng.ts";
 import {
+  allProblems,
   analyseResponse,
   findFacts,
   generateProblems,
+  generateProblems as gen,
   generateTrace,
   type Problem,
+  rewardOf,
   splitWords,
 } from "../../algorithms/tasks/mod.ts";
 
@@ -16,7 +19,7 @@ const analyse = (text: string) => analyseResponse(problem, splitWords(text));
 Deno.test("a right first choice with clean execution", () => {
   assert.deepEqual(
     analyse(
-      "let's multiply then subtract . 3 * 8 = 24 . 24 - 5 = 19 . answer 3 * 8 - 5 <eos>",
+      "let's think of this as then break it down . 3 * 8 = 24 . 24 - 5 = 19 . answer 3 * 8 - 5 <eos>",
     ),
     {
       correct: true,
@@ -25,6 +28,8 @@ Deno.test("a right first choice with clean execution", () => {
       execSteps: 2,
       execCorrect: 2,
       parsed: true,
+      firstStrategy: "multiply subtract",
+      executionSound: true,
     },
   );
 });
@@ -32,8 +37,8 @@ Deno.test("a right first choice with clean execution", () => {
 Deno.test("a wrong first choice recovered after a backtrack, with a slip", () => {
   assert.deepEqual(
     analyse(
-      "the plan is to multiply then add . 3 * 8 = 24 . 24 + 5 = 28 . " +
-        "but wait , let's backtrack . alternatively , multiply then subtract . " +
+      "the plan is to think of this as then work our way . 3 * 8 = 24 . 24 + 5 = 28 . " +
+        "but wait , let's backtrack . alternatively , think of this as then break it down . " +
         "3 * 8 = 24 . 24 - 5 = 19 . answer 3 * 8 - 5",
     ),
     {
@@ -43,6 +48,8 @@ Deno.test("a wrong first choice recovered after a backtrack, with a slip", () =>
       execSteps: 4,
       execCorrect: 3,
       parsed: true,
+      firstStrategy: "multiply add",
+      executionSound: false, // 24 + 5 = 28 is wrong, even though the answer is right
     },
   );
 });
@@ -50,8 +57,8 @@ Deno.test("a wrong first choice recovered after a backtrack, with a slip", () =>
 Deno.test("right plan, bad arithmetic, then a wrong switch", () => {
   assert.deepEqual(
     analyse(
-      "we can multiply then subtract . 3 * 8 = 24 . 24 - 5 = 18 . " +
-        "that can't be right . let's reconsider : add then add . " +
+      "first need to think of this as then break it down . 3 * 8 = 24 . 24 - 5 = 18 . " +
+        "that can't be right . let's reconsider : work our way then work our way . " +
         "3 + 8 = 11 . 11 + 5 = 16 . answer 3 + 8 + 5",
     ),
     {
@@ -61,6 +68,8 @@ Deno.test("right plan, bad arithmetic, then a wrong switch", () => {
       execSteps: 4,
       execCorrect: 3,
       parsed: true,
+      firstStrategy: "multiply subtract",
+      executionSound: false,
     },
   );
 });
@@ -73,10 +82,12 @@ Deno.test("degenerate responses", () => {
     execSteps: 1,
     execCorrect: 1,
     parsed: false,
+    firstStrategy: null,
+    executionSound: false,
   });
   // A strategy with the wrong number of operations cannot work.
   assert.equal(
-    analyse("let's multiply . answer 3").firstStrategyCorrect,
+    analyse("let's think of this as . answer 3").firstStrategyCorrect,
     false,
   );
   assert.deepEqual(analyse(""), {
@@ -86,14 +97,16 @@ Deno.test("degenerate responses", () => {
     execSteps: 0,
     execCorrect: 0,
     parsed: false,
+    firstStrategy: null,
+    executionSound: false,
   });
 });
 
 Deno.test("findFacts reads every a op b = c fact", () => {
   const facts = findFacts(splitWords("3 * 8 = 24 . 24 - 5 = 18 . 2 + = 4"));
   assert.deepEqual(facts, [
-    { start: 0, correct: true },
-    { start: 6, correct: false },
+    { start: 0, correct: true, value: 24 },
+    { start: 6, correct: false, value: 18 },
   ]);
 });
 
@@ -121,4 +134,44 @@ Deno.test("analysis agrees with the generator's bookkeeping", () => {
       assert.ok(a.parsed);
     }
   }
+});
+
+Deno.test("strict reward needs sound execution; answer reward does not", () => {
+  const r = (text: string) => [
+    rewardOf(problem, splitWords(text), "answer"),
+    rewardOf(problem, splitWords(text), "strict"),
+  ];
+  const clean =
+    "let's think of this as then break it down . 3 * 8 = 24 . 24 - 5 = 19 . answer 3 * 8 - 5";
+  assert.deepEqual(r(clean), [true, true]);
+  // A caught slip is still a wrong computed value.
+  assert.deepEqual(
+    r("let's think of this as then break it down . 3 * 8 = 25 . wait , no . 3 * 8 = 24 . 24 - 5 = 19 . answer 3 * 8 - 5"),
+    [true, false],
+  );
+  // Right facts, but the last one does not state the target.
+  assert.deepEqual(r("let's think of this as then break it down . 3 * 8 = 24 . answer 3 * 8 - 5"), [
+    true,
+    false,
+  ]);
+  // No facts at all.
+  assert.deepEqual(r("answer 3 * 8 - 5"), [true, false]);
+  // Sound execution but a wrong answer earns nothing in either mode.
+  assert.deepEqual(
+    r("let's think of this as then work our way . 3 * 8 = 24 . 24 + 5 = 29 . answer 3 * 8 + 5"),
+    [
+      false,
+      false,
+    ],
+  );
+});
+
+Deno.test("allProblems enumerates exactly the pools the generator draws from", () => {
+  const id = allProblems("id", 1);
+  assert.equal(id.length, 824);
+  assert.equal(allProblems("train", 1).length, 3364);
+  const ids = new Set(id.map((p) => p.id));
+  assert.equal(ids.size, id.length);
+  for (const p of gen({ seed: 5, count: 300, split: "id" })) assert.ok(ids.has(p.id), p.id);
+  assert.ok(id.every((p) => p.split === "id"));
 });

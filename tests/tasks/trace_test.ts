@@ -99,19 +99,20 @@ Deno.test("labels align with words and equal the oracle rule", () => {
   }
 });
 
-Deno.test("labels mark exactly the planning phrases and strategy statements", () => {
+Deno.test("labels mark exactly the planning phrases (the connective then is not one)", () => {
   const problem = traces[0].problem;
-  const text = "the plan is to multiply then add . 3 * 8 = 25 . wait , no . 3 * 8 = 24 . " +
+  const text =
+    "the plan is to think of this as then work our way . 3 * 8 = 25 . wait , no . 3 * 8 = 24 . " +
     "24 + 5 = 29 . to verify , 29 is not 19 . but wait , let's backtrack . " +
-    "let's try a different angle : multiply then subtract . answer 3 * 8 - 5";
+    "let's try a different angle : think of this as then break it down . answer 3 * 8 - 5";
   const words = splitWords(text);
   const marked = words.filter((_, i) => oracleLabels(problem, words)[i]).join(
     " ",
   );
   assert.equal(
     marked,
-    "the plan is to multiply then add wait , no to verify but wait " +
-      "let's backtrack let's try a different angle multiply then subtract",
+    "the plan is to think of this as work our way wait , no to verify but wait " +
+      "let's backtrack let's try a different angle think of this as break it down",
   );
   // Outside a phrase, phrase words are execution ("not" in a check, "is").
   const labels = oracleLabels(problem, splitWords("29 is not 19 . that"));
@@ -142,7 +143,7 @@ Deno.test("a hand-checked trace reads as designed", () => {
     pCheck: 0,
   });
   const text = t.words.join(" ");
-  assert.match(text, /^reach 19 with 3 8 5 : .* multiply then subtract \. /);
+  assert.match(text, /^reach 19 with 3 8 5 : .* think of this as then break it down \. /);
   assert.ok(text.endsWith("3 * 8 = 24 . 24 - 5 = 19 . answer 3 * 8 - 5"), text);
   assert.equal(t.correct, true);
   assert.equal(t.nBacktracks, 0);
