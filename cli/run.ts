@@ -1,6 +1,7 @@
 /**
  * `deno task run FILE.yaml`: runs an experiment with the lab's stage kinds,
- * then prints the experiment's summary table and writes the HTML report.
+ * then prints the experiment's summary table and writes the HTML report of
+ * that experiment's runs (paired differences against its `compare:` baseline).
  *
  * @module
  */
@@ -13,9 +14,15 @@ if (import.meta.main) {
     await runCli(Deno.args, {
       registry,
       registryModule: new URL("../stages/mod.ts", import.meta.url).href,
-      async after({ store, resultsDir, print }) {
+      async after({ store, resultsDir, print, experiment, baseline }) {
         const path = `${resultsDir}/${REPORT_FILE}`;
-        await Deno.writeTextFile(path, await renderReport(store, { resultsDir }));
+        // A --set run may leave the compare: baseline out; then the report picks its default.
+        const report = await renderReport(store, {
+          resultsDir,
+          experiment,
+          baseline: baseline ?? undefined,
+        }).catch(() => renderReport(store, { resultsDir, experiment }));
+        await Deno.writeTextFile(path, report);
         print(`report: ${path}`);
       },
     }),

@@ -156,6 +156,9 @@ export async function execute(
 
   const keyPartsOf = (n: InstanceNode) => keyParts(n, state);
 
+  // Threads an instance may use (see StageContext.threads), set when it is dispatched.
+  const inProcessThreads = navigator.hardwareConcurrency || 1;
+  const threadsOf = new Map<InstanceNode, number>();
   const compute = async (n: InstanceNode, parts: KeyParts, key: string) => {
     // Retention may have dropped an input's files: rebuild those first.
     for (const d of Object.values(n.deps)) await materialize(d);
@@ -180,6 +183,7 @@ export async function execute(
         }),
       ),
       cacheRoot: cache.root,
+      threads: pool ? threadsOf.get(n) ?? 1 : inProcessThreads,
     };
     const label = nodeLabel(n);
     const hooks = {
@@ -306,8 +310,10 @@ export async function execute(
         afterDone(n);
       }
     } else {
-      await runParallel(plan, opts.jobs!, async (n) => {
+      await runParallel(plan, opts.jobs!, async (n, threads) => {
+        threadsOf.set(n, threads);
         await process(n);
+        threadsOf.delete(n);
         afterDone(n);
       });
     }
@@ -419,11 +425,14 @@ function dryRun(
   }
 }
 
-/** Runs nodes as soon as their dependencies are done, at most `jobs` at a time. */
+/**
+ * Runs nodes as soon as their dependencies are done, at most `jobs` at a time. Each node is
+ * given the slots no other running or ready node will take (at least 1) as its thread hint.
+ */
 async function runParallel(
   plan: Plan,
   jobs: number,
-  work: (n: InstanceNode) => Promise<void>,
+  work: (n: InstanceNode, threads: number) => Promise<void>,
 ): Promise<void> {
   const waiting = new Map<InstanceNode, number>();
   const ready: InstanceNode[] = [];
@@ -440,8 +449,9 @@ async function runParallel(
       ready.sort((a, b) => a.order - b.order);
       while (running < jobs && ready.length) {
         const n = ready.shift()!;
+        const threads = Math.max(1, jobs - running - ready.length);
         running++;
-        work(n).then(() => {
+        work(n, threads).then(() => {
           running--;
           finished++;
           for (const d of new Set(n.dependents)) {

@@ -69,6 +69,10 @@ export interface RunCliOptions {
     file: string;
     summary: ExecuteSummary;
     print: (s: string) => void;
+    /** The experiment's `name`. */
+    experiment: string;
+    /** The baseline of its `compare:` block, if any. */
+    baseline: string | null;
   }) => Promise<void>;
 }
 
@@ -199,7 +203,15 @@ async function runCommand(args: string[], opts: RunCliOptions): Promise<number> 
           print(`warning: the comparison failed: ${duckdbMessage(e)}`)
         );
       }
-      await opts.after?.({ store, resultsDir, file, summary, print });
+      await opts.after?.({
+        store,
+        resultsDir,
+        file,
+        summary,
+        print,
+        experiment: plan.base.name,
+        baseline: plan.compare?.baseline ?? null,
+      });
     }
     print(`results: ${resultsDir}/runs.duckdb (deno task sql --results ${resultsDir} "…")`);
     return ok ? 0 : 1;

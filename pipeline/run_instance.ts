@@ -8,9 +8,11 @@ import { Cache, type KeyParts, type Manifest, type MetricRecord } from "./cache.
 import type { StageContext, StageKind } from "./types.ts";
 
 /** Everything needed to run an instance (serialisable, so it can go to a worker). */
-export interface InstanceJob
-  extends
-    Pick<StageContext, "stage" | "step" | "steps" | "params" | "seed" | "runtime" | "inputs"> {
+export interface InstanceJob extends
+  Pick<
+    StageContext,
+    "stage" | "step" | "steps" | "params" | "seed" | "runtime" | "inputs" | "threads"
+  > {
   key: string;
   keyParts: KeyParts;
   cacheRoot: string;
@@ -55,6 +57,7 @@ export async function runInstance(
       runtime: job.runtime,
       inputs: job.inputs,
       outDir: `${tmp}/out`,
+      threads: job.threads,
       metric(name, value) {
         if (typeof value !== "number" || !Number.isFinite(value)) {
           throw new Error(`metric ${name} is ${value}, not a finite number`);

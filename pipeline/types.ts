@@ -72,6 +72,13 @@ export interface StageContext {
   inputs: Record<string, InputArtifact>;
   /** Fresh, empty directory the stage writes its output files into. */
   outDir: string;
+  /**
+   * CPU threads this instance may use: the cores no other running or ready instance will take
+   * (all of them when it runs alone, e.g. a shared warm start before the sweep fans out; 1 when
+   * the pool is full). A hint for intra-op parallelism only: it is not part of the cache key,
+   * so a stage's results must not depend on it.
+   */
+  threads: number;
   /** Records a scalar metric for this instance. */
   metric(name: string, value: number): void;
   /** Appends rows to a named results table (e.g. "rollouts"). Columns are the union of row keys. */

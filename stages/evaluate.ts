@@ -102,7 +102,7 @@ export const evaluate: StageKind = {
       : [];
   },
   async run(ctx) {
-    await backendFrom(ctx.runtime);
+    await backendFrom(ctx.runtime, ctx.threads);
     const { model, tokenizer } = await loadPolicy(ctx.inputs.policy.dir);
     const p = ctx.params;
     const n = p.samples as number;

@@ -12,14 +12,20 @@ import {
   loadCheckpoint,
   loadOptimizer,
   saveCheckpoint,
+  setOrtThreads,
   useBackend,
 } from "../algorithms/policy/mod.ts";
 import { WordTokenizer } from "../algorithms/tasks/mod.ts";
 import type { JsonObject } from "../pipeline/types.ts";
 
-/** Activates the backend named by `runtime.backend` (default wasm). */
-export async function backendFrom(runtime: JsonObject): Promise<BackendName> {
+/**
+ * Activates the backend named by `runtime.backend` (default wasm). `threads` (the instance's
+ * share of the cores, see StageContext.threads) sets onnxruntime's intra-op threads for the
+ * sessions this instance uses; results are bitwise independent of it (tested).
+ */
+export async function backendFrom(runtime: JsonObject, threads?: number): Promise<BackendName> {
   const name = (runtime.backend ?? "wasm") as BackendName;
+  if (name === "onnx" && threads !== undefined) setOrtThreads(threads);
   await useBackend(name);
   return name;
 }

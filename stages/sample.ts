@@ -39,7 +39,7 @@ export const sampleStage: StageKind = {
   },
   inputs: { policy: { doc: "Policy to sample from (warmstart or update)" } },
   async run(ctx) {
-    await backendFrom(ctx.runtime);
+    await backendFrom(ctx.runtime, ctx.threads);
     const { model, tokenizer } = await loadPolicy(ctx.inputs.policy.dir);
     const p = ctx.params;
     const problems = generateProblems({

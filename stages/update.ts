@@ -59,7 +59,7 @@ export const update: StageKind = {
     reference: { doc: "Frozen reference policy for the KL term", optional: true },
   },
   async run(ctx) {
-    await backendFrom(ctx.runtime);
+    await backendFrom(ctx.runtime, ctx.threads);
     const p = ctx.params;
     if ((p.kl_beta as number) > 0 && !ctx.inputs.reference) {
       throw new Error(

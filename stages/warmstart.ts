@@ -65,7 +65,7 @@ export const warmstart: StageKind = {
       : [`heads: ${p.heads} must divide d_model ${p.d_model}`];
   },
   async run(ctx) {
-    await backendFrom(ctx.runtime);
+    await backendFrom(ctx.runtime, ctx.threads);
     const p = ctx.params;
     const steps = p.steps as number;
     const batch = p.batch as number;

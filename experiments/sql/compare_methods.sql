@@ -4,7 +4,9 @@
 --   * pass@1 id / ood and pass@k id (largest k recorded, e.g. pass@8) from the
 --     final-eval stage, or from the last evaluate step when a run has none;
 --   * final semantic entropy, from the same evaluation;
---   * planning-token ratio: cluster-entropy planning_ratio at the last step.
+--   * planning-token ratio: cluster-entropy planning_ratio at the last step;
+--   * clip fraction: share of response tokens whose ratio was clipped (low or
+--     high side) in the update, averaged over steps and minibatches.
 -- The last row, "base (warm start)", is the warm-start policy (evaluate-base, one
 -- value per seed).
 --
@@ -48,16 +50,28 @@ plan_ratio AS (
   WHERE stage = 'cluster-entropy' AND name = 'planning_ratio'
   GROUP BY run_id
 ),
+clip AS (
+  SELECT run_id, avg(frac) AS clip_frac
+  FROM (
+    SELECT run_id, step, sum(value) AS frac
+    FROM metrics
+    WHERE stage = 'update' AND name IN ('clip/low', 'clip/high')
+    GROUP BY run_id, step
+  )
+  GROUP BY run_id
+),
 per_run AS (
   SELECT l.method, f.run_id,
     avg(f.value) FILTER (WHERE f.name = 'pass@1/id') AS pass1_id,
     avg(f.value) FILTER (WHERE f.name = 'pass@1/ood') AS pass1_ood,
     avg(f.value) FILTER (WHERE f.name = 'pass@' || (SELECT k FROM k_max) || '/id') AS passk_id,
     avg(f.value) FILTER (WHERE f.name = 'semantic_entropy') AS sem_h,
-    any_value(p.planning_ratio) AS plan_ratio
+    any_value(p.planning_ratio) AS plan_ratio,
+    any_value(c.clip_frac) AS clip_frac
   FROM final_metrics f
   JOIN labelled l USING (run_id)
   LEFT JOIN plan_ratio p USING (run_id)
+  LEFT JOIN clip c USING (run_id)
   GROUP BY l.method, f.run_id
   UNION ALL
   -- The warm-start policy, once per seed (the runs of one seed share it).
@@ -66,6 +80,7 @@ per_run AS (
     avg(m.value) FILTER (WHERE m.name = 'pass@1/ood'),
     avg(m.value) FILTER (WHERE m.name = 'pass@' || (SELECT k FROM k_max) || '/id'),
     avg(m.value) FILTER (WHERE m.name = 'semantic_entropy'),
+    NULL,
     NULL
   FROM metrics m
   JOIN runs r USING (run_id)
@@ -73,7 +88,7 @@ per_run AS (
   GROUP BY r.seed
 ),
 long AS (
-  UNPIVOT per_run ON pass1_id, pass1_ood, passk_id, sem_h, plan_ratio
+  UNPIVOT per_run ON pass1_id, pass1_ood, passk_id, sem_h, plan_ratio, clip_frac
   INTO NAME metric VALUE value
 ),
 stats AS (
@@ -97,7 +112,8 @@ SELECT
   max(cell) FILTER (WHERE metric = 'passk_id') AS "pass@k id",
   (SELECT k FROM k_max) AS k,
   max(cell) FILTER (WHERE metric = 'sem_h') AS "sem. entropy",
-  max(cell) FILTER (WHERE metric = 'plan_ratio') AS "planning ratio"
+  max(cell) FILTER (WHERE metric = 'plan_ratio') AS "planning ratio",
+  max(cell) FILTER (WHERE metric = 'clip_frac') AS "clip frac"
 FROM cells
 GROUP BY method
 ORDER BY method = 'base (warm start)', method;

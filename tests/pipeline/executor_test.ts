@@ -236,3 +236,45 @@ Deno.test("parallel jobs lose no results while buffers are flushed to DuckDB", a
     await store.close();
   }
 });
+
+Deno.test("the thread hint: all slots for an instance running alone, 1 when the pool is full", async () => {
+  // One shared source, then three independent consumers: the source runs alone (2 threads);
+  // the three scales are ready together and share the two slots (1 thread each).
+  const text = `name: threads
+stages:
+  src: { kind: source, with: { sleep_ms: 50 } }
+  a: { kind: scale, needs: { x: src }, with: { factor: 2, sleep_ms: 50 } }
+  b: { kind: scale, needs: { x: src }, with: { factor: 3, sleep_ms: 50 } }
+  c: { kind: scale, needs: { x: src }, with: { factor: 4, sleep_ms: 50 } }
+`;
+  const log = Deno.makeTempFileSync();
+  Deno.env.set("TOY_THREADS_LOG", log);
+  try {
+    const r = await execute(
+      plan(text).points,
+      opts(Deno.makeTempDirSync(), {
+        jobs: 2,
+        registryModule: new URL("../fixtures/toy_stages.ts", import.meta.url).href,
+      }),
+    );
+    assert.equal(r.failed, 0);
+  } finally {
+    Deno.env.delete("TOY_THREADS_LOG");
+  }
+  const threads = Object.fromEntries(
+    Deno.readTextFileSync(log).trim().split("\n").map((l) => l.split(" ")),
+  );
+  assert.equal(threads.src, "2");
+  assert.equal(threads.a, "1");
+  assert.equal(threads.b, "1");
+  // In-process, an instance gets every core.
+  const inProc = Deno.makeTempFileSync();
+  Deno.env.set("TOY_THREADS_LOG", inProc);
+  try {
+    await execute(plan(text).points, opts(Deno.makeTempDirSync()));
+  } finally {
+    Deno.env.delete("TOY_THREADS_LOG");
+  }
+  const cores = String(navigator.hardwareConcurrency || 1);
+  assert.ok(Deno.readTextFileSync(inProc).trim().split("\n").every((l) => l.endsWith(` ${cores}`)));
+});

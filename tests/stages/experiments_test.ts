@@ -21,45 +21,64 @@ async function dryRun(file: string) {
   return { plan, summary };
 }
 
-Deno.test("hicra.yaml: grpo and hicra over 3 seeds share one warm start", async () => {
+Deno.test("hicra.yaml: grpo and hicra over 8 paired seeds share one warm start", async () => {
   const { plan, summary } = await dryRun("hicra.yaml");
+  const seeds = [0, 1, 2, 3, 4, 5, 6, 7];
   assert.deepEqual(plan.points.map((p) => p.label), [
-    "assign-credit.estimator=grpo seed=0",
-    "assign-credit.estimator=grpo seed=1",
-    "assign-credit.estimator=grpo seed=2",
-    "assign-credit.estimator=hicra seed=0",
-    "assign-credit.estimator=hicra seed=1",
-    "assign-credit.estimator=hicra seed=2",
+    ...seeds.map((s) => `assign-credit.estimator=grpo seed=${s}`),
+    ...seeds.map((s) => `assign-credit.estimator=hicra seed=${s}`),
   ]);
   assert.equal(summary.details.filter((d) => d.stage === "warmstart").length, 1);
+  assert.equal(summary.details.filter((d) => d.stage === "evaluate-base").length, 1);
+  // A seed's step-0 sample is shared by its grpo and hicra points (same policy, same seed).
+  assert.equal(summary.details.filter((d) => d.stage === "sample").length, 16 * 40 - 8);
   assert.equal(
     summary.blocked + summary.cached + summary.details.filter((d) => d.status === "miss").length,
     summary.instances,
   );
+  // The primary metric is fixed in the file.
+  assert.deepEqual(plan.compare?.metric, { stage: "final-eval", name: "pass@1/id" });
+  assert.equal(plan.compare?.baseline, "grpo");
 });
 
-Deno.test("ablations.yaml: baseline plus one change per condition, 3 seeds", async () => {
+/** The experiment file without its header comments, name, description, compare and sweep. */
+function baseConfig(file: string): string {
+  const text = Deno.readTextFileSync(`${dir}${file}`);
+  return text.slice(text.indexOf("\nseed:"), text.indexOf("\nsweep:"));
+}
+
+Deno.test("ablations.yaml: the main job's base config, one change per condition, 8 seeds", async () => {
+  // Line for line the main job's, so shared points are cache hits in one results directory.
+  assert.equal(baseConfig("ablations.yaml"), baseConfig("hicra.yaml"));
   const { plan } = await dryRun("ablations.yaml");
   const conditions = [...new Set(plan.points.map((p) => p.overrides.condition))];
   assert.deepEqual(conditions, [
     "grpo",
     "hicra",
-    "alpha-0",
-    "alpha-0.1",
-    "alpha-0.5",
-    "hicra-code",
-    "high-entropy",
-    "placebo",
-    "entropy-reg",
-    "sg-mined",
     "sg-oracle",
+    "sg-mined",
+    "placebo",
+    "high-entropy",
+    "hicra-code",
+    "hicra-code-entropy",
+    "entropy-reg",
+    "alpha-0.5",
   ]);
-  assert.equal(plan.points.length, 33);
+  assert.equal(plan.points.length, 80);
   const placebo = plan.points.find((p) => p.overrides.condition === "placebo")!;
   assert.equal(placebo.experiment.stages["assign-credit"].params.estimator, "placebo");
   const reg = plan.points.find((p) => p.overrides.condition === "entropy-reg")!;
   assert.equal(reg.experiment.stages["assign-credit"].params.estimator, "grpo");
   assert.equal(reg.experiment.stages.update.params.entropy_coef, 0.01);
+});
+
+Deno.test("two_phase.yaml: a weaker warm start, strict reward, 4 seeds", async () => {
+  const { plan } = await dryRun("two_phase.yaml");
+  assert.equal(plan.points.length, 8);
+  const p = plan.points[0].experiment.stages;
+  assert.equal(p.warmstart.params.steps, 500);
+  assert.equal(p.sample.params.reward, "strict");
+  assert.equal(p["final-eval"].params.reward, "strict");
 });
 
 Deno.test("smoke.yaml: two points at toy size", async () => {
