@@ -77,6 +77,12 @@ export const evaluate: StageKind = {
       default: "answer",
       doc: "What counts as correct for pass@k (see sample)",
     },
+    token_stats_samples: {
+      type: "integer",
+      default: 0,
+      min: 0,
+      doc: "Samples per id problem scored for token entropy / perplexity (0: all)",
+    },
     counting: {
       type: "enum",
       values: [...GRAM_COUNTINGS],
@@ -159,7 +165,11 @@ export const evaluate: StageKind = {
         idProblems = problems;
       }
     }
-    // Token statistics of the policy's own id samples under temperature 1.
+    // Token statistics of the policy's own id samples under temperature 1 (the first
+    // token_stats_samples samples of each problem when set: scoring all of them costs as much
+    // as sampling them).
+    const perProblem = p.token_stats_samples as number;
+    if (perProblem > 0) idRollouts = idRollouts.filter((_, i) => i % n < perProblem);
     const lp = sequenceLogprobs(
       model,
       idRollouts.map((r) => [...r.prompt, ...r.response]),

@@ -38,6 +38,12 @@ export const update: StageKind = {
     },
     epochs: { type: "integer", default: 1, min: 1, doc: "Passes over the rollouts" },
     minibatches: { type: "integer", default: 1, min: 1, doc: "Minibatches per pass" },
+    group_by_length: {
+      type: "boolean",
+      default: false,
+      doc: "Minibatches of similar lengths, in random order (HF Trainer's group_by_length): " +
+        "less padding, same samples per pass",
+    },
     max_grad_norm: { type: "number", default: 1, min: 0, doc: "Global grad-norm clip (0: off)" },
     temperature: {
       type: "number",
@@ -81,10 +87,13 @@ export const update: StageKind = {
     const stats: Record<string, number[]> = {};
     const push = (k: string, v: number) => (stats[k] ??= []).push(v);
     for (let e = 0; e < (p.epochs as number); e++) {
-      const perm = parts > 1 ? rng.shuffle(order) : order;
-      const size = Math.ceil(perm.length / parts);
-      for (let m = 0; m < parts; m++) {
-        const idx = perm.slice(m * size, (m + 1) * size);
+      const batches = minibatchOrder(
+        order,
+        parts,
+        rng,
+        p.group_by_length ? (i) => rs[i].prompt.length + rs[i].response.length : null,
+      );
+      for (const idx of batches) {
         if (idx.length === 0) continue;
         const r = rlStep(model, adam, {
           tokens: idx.map((i) => [...rs[i].prompt, ...rs[i].response]),
@@ -118,3 +127,23 @@ export const update: StageKind = {
     if (ref) disposeGpt(ref);
   },
 };
+
+/**
+ * The minibatches of one pass: a random permutation cut into `parts` (with one part, the
+ * rollouts in order). With `lengthOf`, the permutation is stably sorted by length before it is
+ * cut, and the minibatches are visited in random order: each minibatch then holds rollouts of
+ * similar lengths (little padding), while which rollouts share a minibatch and the visiting
+ * order stay random among equal lengths.
+ */
+export function minibatchOrder(
+  order: readonly number[],
+  parts: number,
+  rng: Rng,
+  lengthOf: ((i: number) => number) | null,
+): number[][] {
+  let perm = parts > 1 ? rng.shuffle(order) : [...order];
+  if (lengthOf && parts > 1) perm = [...perm].sort((a, b) => lengthOf(a) - lengthOf(b));
+  const size = Math.ceil(perm.length / parts);
+  const batches = Array.from({ length: parts }, (_, m) => perm.slice(m * size, (m + 1) * size));
+  return lengthOf && parts > 1 ? rng.shuffle(batches) : batches;
+}

@@ -31,7 +31,7 @@ Deno.test("hicra.yaml: grpo and hicra over 8 paired seeds share one warm start",
   assert.equal(summary.details.filter((d) => d.stage === "warmstart").length, 1);
   assert.equal(summary.details.filter((d) => d.stage === "evaluate-base").length, 1);
   // A seed's step-0 sample is shared by its grpo and hicra points (same policy, same seed).
-  assert.equal(summary.details.filter((d) => d.stage === "sample").length, 16 * 40 - 8);
+  assert.equal(summary.details.filter((d) => d.stage === "sample").length, 16 * 30 - 8);
   assert.equal(
     summary.blocked + summary.cached + summary.details.filter((d) => d.status === "miss").length,
     summary.instances,
