@@ -14,6 +14,7 @@ WITH labelled AS (
     coalesce(nullif(trim(regexp_replace(label, '(^|\s)seed=\S+', '', 'g')), ''), experiment)
       AS method
   FROM runs
+  WHERE status = 'done'
 ),
 raw AS (
   SELECT run_id, step,

@@ -17,13 +17,7 @@ import {
   studentTSurvival,
   studentTTwoSidedP,
 } from "../../stats/mod.ts";
-
-function near(actual: number, expected: number, tol: number, what = ""): void {
-  assert.ok(
-    Math.abs(actual - expected) <= tol,
-    `${what} expected ${expected} ± ${tol}, got ${actual}`,
-  );
-}
+import { near } from "./near.ts";
 
 const TS = [-50, -7.5, -3, -1.2, -0.3, 0, 0.01, 0.5, 1, 2.4, 6, 40, 1e4];
 

@@ -15,13 +15,7 @@ import {
   seededRandom,
   signFlipTest,
 } from "../../stats/mod.ts";
-
-function near(actual: number, expected: number, tol: number, what = ""): void {
-  assert.ok(
-    Math.abs(actual - expected) <= tol,
-    `${what} expected ${expected} ± ${tol}, got ${actual}`,
-  );
-}
+import { near } from "./near.ts";
 
 Deno.test("mean, sampleSd and type-7 quantiles on a hand case", () => {
   assert.equal(mean([1, 2, 3, 4, 5]), 3);
