@@ -3,13 +3,19 @@
  * key, holding `manifest.json`, the stage's output files under `out/`,
  * `metrics.json`, row tables under `rows/` and `log.txt`. Entries are built in
  * a temp directory beside the cache and renamed into place, so a crash leaves
- * no half entry. Every file's SHA-256 is in the manifest: an entry whose bytes
- * no longer match is reported and recomputed.
+ * no half entry. Every file's SHA-256 is in the manifest, and the manifest
+ * holds the SHA-256 of its own content (`manifestHash`): an entry whose bytes
+ * no longer match is reported and recomputed. A hit's metrics are read from
+ * the hashed `metrics.json` and its row tables from the hashed `rows/` files,
+ * so nothing unverified reaches the results.
  *
  * @module
  */
 import { hashJson, sha256Hex } from "./hash.ts";
+import { processAlive } from "./lock.ts";
 import type { Json, JsonObject } from "./types.ts";
+
+export { processAlive };
 
 /** The parts an instance key is the hash of (shown by --explain). */
 export interface KeyParts {
@@ -32,7 +38,8 @@ export interface MetricRecord {
 
 /** What `manifest.json` holds. */
 export interface Manifest {
-  format: 1;
+  /** 2 since manifests carry `manifestHash`; 1 (older entries) without it. */
+  format: 1 | 2;
   key: string;
   /** Stage name and step that first produced the entry. */
   stage: string;
@@ -48,8 +55,10 @@ export interface Manifest {
   pruned: boolean;
   createdAt: string;
   seconds: number;
-  /** Metrics summary (also in metrics.json). */
+  /** The metrics; on a verified hit, as read from the hashed metrics.json. */
   metrics: MetricRecord[];
+  /** SHA-256 of the canonical JSON of this manifest without this field (format 2). */
+  manifestHash?: string;
 }
 
 /** Instance key: SHA-256 of the canonical JSON of its key parts. */
@@ -83,8 +92,11 @@ export class Cache {
   }
 
   /**
-   * Looks a key up and checks the entry's bytes against its manifest.
-   * `verify: false` trusts the manifest (used by --dry-run).
+   * Looks a key up and checks the entry: the manifest against its own hash
+   * and its shape, every file against the manifest, and that the entry holds
+   * exactly the files the manifest lists. A hit's `metrics` come from
+   * metrics.json and its `tables` from the listed `rows/` files.
+   * `verify: false` checks only the manifest, not the files (used by --dry-run).
    */
   lookup(key: string, verify = true): Lookup {
     const dir = this.entryDir(key);
@@ -93,26 +105,39 @@ export class Cache {
       manifest = JSON.parse(Deno.readTextFileSync(`${dir}/manifest.json`));
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return { status: "miss" };
-      return { status: "corrupt", reason: `unreadable manifest (${e})` };
+      return { status: "corrupt", reason: `unreadable manifest (${errorText(e)})` };
     }
-    if (manifest.key !== key) {
-      return { status: "corrupt", reason: "manifest names another key" };
-    }
-    if (verify) {
-      for (const [rel, hash] of Object.entries(manifest.files)) {
-        if (manifest.pruned && rel.startsWith("out/")) continue;
-        let bytes: Uint8Array;
-        try {
-          bytes = Deno.readFileSync(`${dir}/${rel}`);
-        } catch {
-          return { status: "corrupt", reason: `${rel} is missing` };
-        }
-        if (sha256Hex(bytes) !== hash) {
-          return { status: "corrupt", reason: `${rel} does not match its hash` };
-        }
+    const problem = manifestProblem(manifest, key);
+    if (problem) return { status: "corrupt", reason: problem };
+    if (!verify) return { status: "hit", manifest, dir };
+    const listed = Object.keys(manifest.files).filter((rel) =>
+      !(manifest.pruned && rel.startsWith("out/"))
+    );
+    let metricsBytes: Uint8Array | null = null;
+    for (const rel of listed) {
+      let bytes: Uint8Array;
+      try {
+        bytes = Deno.readFileSync(`${dir}/${rel}`);
+      } catch {
+        return { status: "corrupt", reason: `${rel} is missing` };
       }
+      if (sha256Hex(bytes) !== manifest.files[rel]) {
+        return { status: "corrupt", reason: `${rel} does not match its hash` };
+      }
+      if (rel === METRICS_FILE) metricsBytes = bytes;
     }
-    return { status: "hit", manifest, dir };
+    const unlisted = listFiles(dir).find((rel) =>
+      !(rel in manifest.files) && rel !== "manifest.json" && rel !== "manifest.tmp" &&
+      !(manifest.pruned && rel.startsWith("out/"))
+    );
+    if (unlisted) return { status: "corrupt", reason: `${unlisted} is not in the manifest` };
+    const metrics = parseMetrics(metricsBytes!);
+    if (typeof metrics === "string") return { status: "corrupt", reason: metrics };
+    return {
+      status: "hit",
+      manifest: { ...manifest, metrics, tables: tablesOf(manifest.files) },
+      dir,
+    };
   }
 
   /** A fresh temp directory with empty `out/` and `rows/` for building an entry. */
@@ -139,18 +164,15 @@ export class Cache {
       files[rel] = sha256Hex(bytes);
       if (rel.startsWith("out/")) outFiles[rel.slice(4)] = files[rel];
     }
-    const tables = Object.keys(files)
-      .filter((f) => f.startsWith("rows/") && f.endsWith(".jsonl"))
-      .map((f) => f.slice(5, -6))
-      .sort();
-    const manifest: Manifest = {
-      format: 1,
+    const tables = tablesOf(files);
+    const manifest = seal({
       ...info,
+      format: 2,
       outputHash: hashJson(outFiles),
       files,
       tables,
       pruned: false,
-    };
+    });
     writeFileSynced(`${tmp}/manifest.json`, JSON.stringify(manifest, null, 1));
     const dest = this.entryDir(info.key);
     Deno.mkdirSync(dest.slice(0, dest.lastIndexOf("/")), { recursive: true });
@@ -185,7 +207,9 @@ export class Cache {
     const dir = this.entryDir(key);
     const found = this.lookup(key, false);
     if (found.status !== "hit" || found.manifest.pruned) return;
-    const manifest = { ...found.manifest, pruned: true };
+    // Re-sealed only if it was sealed: an older entry's manifest stays unsealed.
+    const old = found.manifest;
+    const manifest = old.format === 2 ? seal({ ...old, pruned: true }) : { ...old, pruned: true };
     writeFileSynced(`${dir}/manifest.tmp`, JSON.stringify(manifest, null, 1));
     Deno.renameSync(`${dir}/manifest.tmp`, `${dir}/manifest.json`);
     Deno.removeSync(`${dir}/out`, { recursive: true });
@@ -196,7 +220,7 @@ export class Cache {
     let removed = 0;
     for (const e of Deno.readDirSync(this.tmpDir)) {
       const pid = Number(e.name.split(".")[1]);
-      if (pid && pid !== Deno.pid && processAlive(pid)) continue;
+      if (pid && pid !== Deno.pid && processAlive(pid, false)) continue;
       if (pid === Deno.pid) continue;
       Deno.removeSync(`${this.tmpDir}/${e.name}`, { recursive: true });
       removed++;
@@ -220,6 +244,88 @@ export class Cache {
       }
     }
   }
+}
+
+const METRICS_FILE = "metrics.json";
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** Adds `manifestHash`: the hash of the manifest's canonical JSON without it. */
+export function seal(manifest: Manifest): Manifest {
+  const { manifestHash: _, ...rest } = manifest;
+  return { ...rest, manifestHash: hashJson(rest as unknown as Json) };
+}
+
+/**
+ * What is wrong with a parsed manifest of entry `key`, or null: its shape,
+ * its own hash (format 2), and what follows from the file hashes (`outputHash`,
+ * `tables`) for every format.
+ */
+function manifestProblem(m: Manifest, key: string): string | null {
+  if (m === null || typeof m !== "object" || Array.isArray(m)) return "manifest is not an object";
+  if (m.key !== key) return "manifest names another key";
+  if (m.format !== 1 && m.format !== 2) {
+    return `unknown manifest format ${JSON.stringify(m.format)}`;
+  }
+  if (m.format === 2 || "manifestHash" in m) {
+    let hash: string | null = null;
+    try {
+      const { manifestHash: _, ...rest } = m;
+      hash = hashJson(rest as unknown as Json);
+    } catch {
+      // a non-finite number: cannot match
+    }
+    if (m.manifestHash !== hash) return "manifest does not match its hash";
+  }
+  const files = m.files as unknown;
+  if (
+    files === null || typeof files !== "object" || Array.isArray(files) ||
+    !Object.values(files).every((h) => typeof h === "string" && SHA256.test(h))
+  ) return "manifest has no valid file list";
+  if (!(METRICS_FILE in m.files)) return `${METRICS_FILE} is not in the manifest`;
+  if (typeof m.pruned !== "boolean") return "manifest has no valid pruned flag";
+  const outFiles: Record<string, string> = {};
+  for (const [rel, hash] of Object.entries(m.files)) {
+    if (rel.startsWith("out/")) outFiles[rel.slice(4)] = hash;
+  }
+  if (m.outputHash !== hashJson(outFiles)) return "outputHash does not match the out/ files";
+  const tables = tablesOf(m.files);
+  if (
+    !Array.isArray(m.tables) || m.tables.length !== tables.length ||
+    !m.tables.every((t, i) => t === tables[i])
+  ) {
+    return "tables do not match the rows/ files";
+  }
+  return null;
+}
+
+/** Row tables of an entry: the `rows/NAME.jsonl` files. */
+function tablesOf(files: Record<string, string>): string[] {
+  return Object.keys(files)
+    .filter((f) => f.startsWith("rows/") && f.endsWith(".jsonl"))
+    .map((f) => f.slice(5, -6))
+    .sort();
+}
+
+/** The metrics of a metrics.json, or what is wrong with it. */
+function parseMetrics(bytes: Uint8Array): MetricRecord[] | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return `${METRICS_FILE} is not JSON`;
+  }
+  if (
+    !Array.isArray(parsed) ||
+    !parsed.every((r) =>
+      r !== null && typeof r === "object" && typeof r.name === "string" &&
+      typeof r.value === "number" && Number.isFinite(r.value)
+    )
+  ) return `${METRICS_FILE} is not a list of metrics`;
+  return parsed.map((r) => ({ name: r.name, value: r.value }));
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 /** Hash of a directory's files (relative names and bytes), as `outputHash` is computed. */
@@ -278,15 +384,5 @@ export function writeFileSynced(path: string, text: string): void {
     f.syncSync();
   } finally {
     f.close();
-  }
-}
-
-/** True when a process with this pid exists on this machine. */
-export function processAlive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -1344,12 +1344,14 @@ export async function loadExperimentFile(
   registry: StageRegistry,
   sets: string[] = [],
 ): Promise<SweepPlan> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(path);
+    bytes = await Deno.readFile(path);
   } catch (error) {
     const reason = error instanceof Deno.errors.NotFound
       ? "file not found"
+      : error instanceof Deno.errors.IsADirectory
+      ? "it is a directory"
       : error instanceof Error
       ? error.message
       : String(error);
@@ -1362,5 +1364,35 @@ export async function loadExperimentFile(
       },
     ]);
   }
+  const text = decodeText(bytes);
+  if (typeof text !== "string") {
+    throw new ConfigError([{
+      file: path,
+      ...text,
+      message: "not a text YAML file (binary content: a NUL or control byte, or invalid UTF-8)",
+    }]);
+  }
   return loadExperimentText(text, path, registry, sets);
+}
+
+/**
+ * The UTF-8 text of a file, or the position of the first byte that makes it
+ * binary: invalid UTF-8, NUL or another control character than tab, line
+ * feed and carriage return (YAML allows none of them).
+ */
+function decodeText(bytes: Uint8Array): string | { line: number; col: number } {
+  let bad = bytes.findIndex((b) =>
+    (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) || b === 0x7f
+  );
+  if (bad < 0) {
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      // The first sequence the lenient decoder replaces.
+      const text = new TextDecoder().decode(bytes);
+      bad = new TextEncoder().encode(text.slice(0, Math.max(0, text.indexOf("\uFFFD")))).length;
+    }
+  }
+  const lines = new TextDecoder().decode(bytes.subarray(0, bad)).split("\n");
+  return { line: lines.length, col: lines[lines.length - 1].length + 1 };
 }

@@ -5,13 +5,17 @@
  * bytes leaves downstream entries valid: early cutoff), takes it from the cache
  * or runs it, and streams metrics and row tables to the results sink. Because
  * the cache is the only state, a killed run started again resumes: completed
- * instances are hits.
+ * instances are hits. A stage failure fails its sweep point only; a full disk
+ * or a results-sink error stops the execution (it is thrown once the running
+ * instances have settled). Nodes of different points that reach the same key
+ * at once compute it once: the later ones wait and then hit.
  *
  * @module
  */
 import { Cache, instanceKey, type KeyParts, type Manifest } from "./cache.ts";
 import { EntryIndex } from "./explain.ts";
 import { buildPlan, type InstanceNode, type Plan } from "./plan.ts";
+import { isDiskFull } from "./errors.ts";
 import type { Reporter } from "./progress.ts";
 import { type InstanceJob, runInstance, StageError } from "./run_instance.ts";
 import type { InstanceRow, MetricRow, RowExtra, RunRecord } from "./store.ts";
@@ -222,6 +226,10 @@ export async function execute(
     s.manifest = m;
   };
 
+  // Keys being computed, and keys computed by this execution.
+  const inflight = new Map<string, Promise<void>>();
+  const computedKeys = new Set<string>();
+
   const process = async (n: InstanceNode): Promise<void> => {
     const s = state.get(n)!;
     const label = nodeLabel(n);
@@ -235,7 +243,12 @@ export async function execute(
     }
     const parts = keyPartsOf(n);
     const key = instanceKey(parts);
-    const isForced = forced.has(n);
+    // Another node with this key (two sweep points whose inputs have equal
+    // bytes) is being computed: wait for it, then take its entry as a hit.
+    const pending = inflight.get(key);
+    if (pending) await pending;
+    // A forced key is recomputed once per execution, not once per node.
+    const isForced = forced.has(n) && !computedKeys.has(key);
     let why: string[] | undefined;
     if (!isForced) {
       const found = cache.lookup(key);
@@ -263,16 +276,17 @@ export async function execute(
       why = ["forced"];
     }
     rep.start(label);
+    const running = compute(n, parts, key);
+    inflight.set(key, running.then(() => {}, () => {}));
+    let m: Manifest;
     try {
-      const m = await compute(n, parts, key);
-      s.manifest = m;
-      s.dir = cache.entryDir(key);
-      index?.add(m);
-      summary.computed++;
-      rep.done(label, false, m.seconds, why);
-      summary.details.push({ label, stage: n.stage, step: n.step, key, status: "ran", why });
-      await ingest.add(n, m, s.dir, false);
+      m = await running;
     } catch (e) {
+      if (isDiskFull(e)) {
+        // Every further instance would fail the same way: stop the execution.
+        stop = true;
+        throw e;
+      }
       const msg = e instanceof StageError
         ? e.message
         : `${label}: ${e instanceof Error ? e.message : e}`;
@@ -286,7 +300,19 @@ export async function execute(
       );
       summary.details.push({ label, stage: n.stage, step: n.step, key, status: "failed" });
       if (opts.failFast) stop = true;
+      return;
+    } finally {
+      inflight.delete(key);
     }
+    computedKeys.add(key);
+    s.manifest = m;
+    s.dir = cache.entryDir(key);
+    index?.add(m);
+    summary.computed++;
+    rep.done(label, false, m.seconds, why);
+    summary.details.push({ label, stage: n.stage, step: n.step, key, status: "ran", why });
+    // Outside the try: a results-store error stops the execution; it is no stage failure.
+    await ingest.add(n, m, s.dir, false);
   };
 
   const afterDone = (n: InstanceNode) => {
@@ -312,7 +338,12 @@ export async function execute(
     } else {
       await runParallel(plan, opts.jobs!, async (n, threads) => {
         threadsOf.set(n, threads);
-        await process(n);
+        try {
+          await process(n);
+        } catch (e) {
+          stop = true; // a fatal error (full disk, results store): start nothing more
+          throw e;
+        }
         threadsOf.delete(n);
         afterDone(n);
       });
@@ -352,12 +383,14 @@ function keyParts(n: InstanceNode, state: Map<InstanceNode, NodeState>): KeyPart
 }
 
 function rootError(n: InstanceNode, state: Map<InstanceNode, NodeState>): string {
-  const msg = state.get(n)!.failed!;
-  if (!msg.startsWith("upstream")) return msg;
-  for (const d of Object.values(n.deps)) {
-    if (state.get(d)!.failed) return rootError(d, state);
+  // Iterative: a failure early in a long loop skips a long chain of steps.
+  for (let cur = n;;) {
+    const msg = state.get(cur)!.failed!;
+    if (!msg.startsWith("upstream")) return msg;
+    const next = Object.values(cur.deps).find((d) => state.get(d)!.failed);
+    if (!next) return msg;
+    cur = next;
   }
-  return msg;
 }
 
 function runRecord(point: SweepPoint, status: string, startedAt: Date) {
@@ -443,8 +476,14 @@ async function runParallel(
   }
   let running = 0;
   let finished = 0;
+  let failure: { error: unknown } | null = null;
   await new Promise<void>((resolve, reject) => {
     const pump = () => {
+      // After an error, start nothing more and reject once the running work has settled.
+      if (failure) {
+        if (running === 0) reject(failure.error);
+        return;
+      }
       if (finished === plan.nodes.length) return resolve();
       ready.sort((a, b) => a.order - b.order);
       while (running < jobs && ready.length) {
@@ -460,7 +499,11 @@ async function runParallel(
             if (left === 0) ready.push(d);
           }
           pump();
-        }, reject);
+        }, (error) => {
+          running--;
+          failure ??= { error };
+          pump();
+        });
       }
     };
     pump();

@@ -5,8 +5,9 @@
  * The file is created atomically with its full content (written to a private
  * temp file, then hard-linked to `.lock`, which fails if it exists), so a
  * reader never sees a half-written lock. A lock whose holder is dead (same host,
- * no `/proc/<pid>`) is taken over; a second guard file (`.lock.takeover`,
- * created with `createNew`) makes sure only one process takes it over.
+ * no `/proc/<pid>`, or a zombie not yet reaped) is taken over; a second guard
+ * file (`.lock.takeover`, created with `createNew`) makes sure only one process
+ * takes it over.
  *
  * @module
  */
@@ -143,20 +144,31 @@ async function tryCreate(path: string, me: LockHolder): Promise<boolean> {
 function isAlive(h: LockHolder): boolean {
   if (h.host !== Deno.hostname()) return true;
   if (h.pid === Deno.pid) return true;
+  return processAlive(h.pid);
+}
+
+/**
+ * True when process `pid` runs on this machine. A zombie (killed or exited
+ * but not yet reaped by its parent: state Z or X in `/proc/<pid>/stat`) is
+ * dead. Without `/proc` (not Linux) the answer is `ifUnknown`.
+ */
+export function processAlive(pid: number, ifUnknown = true): boolean {
+  let stat: string;
   try {
-    Deno.statSync(`/proc/${h.pid}`);
-    return true;
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      try {
-        Deno.statSync("/proc/self");
-        return false; // /proc works and the pid is not in it
-      } catch {
-        return true; // no /proc on this OS: cannot tell, assume alive
-      }
+    if (!(e instanceof Deno.errors.NotFound)) return ifUnknown;
+    try {
+      Deno.statSync("/proc/self/stat");
+      return false; // /proc works and the pid is not in it
+    } catch {
+      return ifUnknown;
     }
-    return true;
   }
+  // "PID (COMM) STATE …": COMM may hold spaces and parentheses, so the state
+  // follows the last ')'.
+  const state = stat.slice(stat.lastIndexOf(")") + 1).trim()[0];
+  return state !== "Z" && state !== "X";
 }
 
 /**

@@ -7,11 +7,12 @@
  *
  * @module
  */
-import { hashJson, sha256Hex } from "./hash.ts";
+import { canonicalJson, sha256Hex } from "./hash.ts";
 import type {
   Experiment,
   JsonObject,
   StageKind,
+  StageRef,
   StageRegistry,
   StageSpec,
   SweepPoint,
@@ -26,7 +27,10 @@ export interface InstanceUse {
 
 /** One unique stage instance of the plan. */
 export interface InstanceNode {
-  /** Static identity (hash of kind, params, seed, runtime, position, upstream ids). */
+  /**
+   * Static identity within the plan: instances with the same kind, version,
+   * params, seed, runtime, position and upstream ids are one node.
+   */
   id: string;
   /** Stage name and step of the first point that declared it (for display). */
   stage: string;
@@ -70,10 +74,11 @@ export function stageRunsAt(every: number, step: number, steps: number): boolean
 /** Builds the merged instance graph of all points. */
 export function buildPlan(points: SweepPoint[], registry: StageRegistry): Plan {
   const byId = new Map<string, InstanceNode>();
+  const heads = new Map<string, string>();
   const nodes: InstanceNode[] = [];
   const runs: Plan["runs"] = new Map();
   for (const point of points) {
-    const runNodes = unrollPoint(point, registry, byId, nodes);
+    const runNodes = unrollPoint(point, registry, byId, heads, nodes);
     runs.set(point.runId, { point, nodes: runNodes });
   }
   nodes.forEach((n, i) => (n.order = i));
@@ -84,10 +89,16 @@ function unrollPoint(
   point: SweepPoint,
   registry: StageRegistry,
   byId: Map<string, InstanceNode>,
+  heads: Map<string, string>,
   all: InstanceNode[],
 ): InstanceNode[] {
   const exp = point.experiment;
-  const instances = new Map<string, InstanceNode>(); // "stage@step" → node
+  // Per stage: its node at each step (index step + 1; index 0 outside the loop).
+  const instances = new Map<StageSpec, InstanceNode[]>();
+  const slot = (step: number | null) => step === null ? 0 : step + 1;
+  const known = (spec: StageSpec, step: number | null): InstanceNode | undefined =>
+    instances.get(spec)?.[slot(step)];
+  const specHeads = new Map<StageSpec, string>();
   const runNodes: InstanceNode[] = [];
   const top = Object.values(exp.stages).filter((s) => !s.inLoop);
   const inLoop = Object.values(exp.stages).filter((s) => s.inLoop);
@@ -97,37 +108,36 @@ function unrollPoint(
     return k === 0 || (step + 1) % k === 0 || step === steps - 1;
   };
 
-  const visiting = new Set<string>();
-  const get = (spec: StageSpec, step: number | null): InstanceNode => {
-    const label = step === null ? spec.name : `${spec.name}@${step}`;
-    const known = instances.get(label);
-    if (known) return known;
-    if (visiting.has(label)) throw new Error(`Cycle through ${label}`);
-    visiting.add(label);
-    const deps: Record<string, InstanceNode> = {};
-    for (const [input, ref] of Object.entries(spec.needs)) {
-      deps[input] = resolveRef(exp, spec, ref.stage, ref.when, step, get);
+  const labelOf = (spec: StageSpec, step: number | null) =>
+    step === null ? spec.name : `${spec.name}@${step}`;
+
+  /**
+   * Short id of a stage's kind, version, params and runtime (interned across
+   * points): the part of its identity that is the same at every step.
+   */
+  const headOf = (spec: StageSpec, kind: StageKind): string => {
+    let head = specHeads.get(spec);
+    if (head === undefined) {
+      const text = canonicalJson([kind.name, kind.version, spec.params, exp.runtime]);
+      head = heads.get(text);
+      if (head === undefined) heads.set(text, head = `h${heads.size}`);
+      specHeads.set(spec, head);
     }
-    visiting.delete(label);
+    return head;
+  };
+  /** Builds the node of `spec` at `step` once all its dependencies have nodes. */
+  const build = (spec: StageSpec, step: number | null, deps: Record<string, InstanceNode>) => {
     const kind = registry.get(spec.kind);
     if (!kind) throw new Error(`Unknown stage kind "${spec.kind}"`);
     const seed = deriveSeed(spec.seed ?? exp.seed, step);
-    const id = hashJson({
-      kind: kind.name,
-      version: kind.version,
-      params: spec.params,
-      seed,
-      runtime: exp.runtime,
-      step,
-      steps: step === null ? null : steps,
-      deps: Object.fromEntries(
-        Object.entries(deps).map(([k, d]) => [k, d.id]),
-      ),
-    });
-    let node = byId.get(id);
+    const head = headOf(spec, kind);
+    const depIds = Object.entries(deps).map(([k, d]) => `${JSON.stringify(k)}:${d.id}`).sort();
+    // Exact (no hash): equal descriptions mean equal instances.
+    const description = `${head}|${seed}|${step}|${step === null ? "" : steps}|${depIds.join(",")}`;
+    let node = byId.get(description);
     if (!node) {
       node = {
-        id,
+        id: `n${byId.size}`,
         stage: spec.name,
         step,
         steps: step === null ? null : steps,
@@ -142,7 +152,7 @@ function unrollPoint(
         order: 0,
       };
       for (const d of Object.values(deps)) d.dependents.push(node);
-      byId.set(id, node);
+      byId.set(description, node);
       all.push(node);
     }
     if (!node.uses.some((u) => u.runId === point.runId)) {
@@ -150,8 +160,64 @@ function unrollPoint(
       runNodes.push(node);
     }
     if (step === null || lastKept(step)) node.keep = true;
-    instances.set(label, node);
+    let list = instances.get(spec);
+    if (!list) instances.set(spec, list = []);
+    list[slot(step)] = node;
     return node;
+  };
+
+  /** A node being resolved: its dependencies so far, in `needs` order. */
+  interface Frame {
+    spec: StageSpec;
+    step: number | null;
+    needs: [string, StageRef][];
+    deps: Record<string, InstanceNode>;
+    resolved: number;
+  }
+  // Per stage: the slots of the frames on the stack (a second visit is a cycle).
+  const visiting = new Map<StageSpec, Set<number>>();
+  const enter = (spec: StageSpec, step: number | null): Frame => {
+    let set = visiting.get(spec);
+    if (!set) visiting.set(spec, set = new Set());
+    if (set.has(slot(step))) throw new Error(`Cycle through ${labelOf(spec, step)}`);
+    set.add(slot(step));
+    return { spec, step, needs: Object.entries(spec.needs), deps: {}, resolved: 0 };
+  };
+
+  /**
+   * The node of `spec` at `step`, building missing dependencies first (depth
+   * first, in `needs` order). Iterative, with an explicit stack: a chain of
+   * `prev.` edges as long as the loop must not grow the call stack.
+   */
+  const get = (spec: StageSpec, step: number | null): InstanceNode => {
+    const found = known(spec, step);
+    if (found) return found;
+    const stack: Frame[] = [enter(spec, step)];
+    let built: InstanceNode | undefined;
+    while (stack.length > 0) {
+      const f = stack[stack.length - 1];
+      if (f.resolved < f.needs.length) {
+        const [input, ref] = f.needs[f.resolved];
+        const target = resolveRef(exp, f.spec, ref.stage, ref.when, f.step);
+        const node = known(target.spec, target.step);
+        if (node) {
+          f.deps[input] = node;
+          f.resolved++;
+        } else {
+          stack.push(enter(target.spec, target.step));
+        }
+        continue;
+      }
+      stack.pop();
+      visiting.get(f.spec)!.delete(slot(f.step));
+      built = build(f.spec, f.step, f.deps);
+      const parent = stack[stack.length - 1];
+      if (parent) {
+        parent.deps[parent.needs[parent.resolved][0]] = built;
+        parent.resolved++;
+      }
+    }
+    return built!;
   };
 
   for (const spec of top) get(spec, null);
@@ -164,27 +230,27 @@ function unrollPoint(
   return runNodes;
 }
 
+/** The stage and step an input reference points at. */
 function resolveRef(
   exp: Experiment,
   from: StageSpec,
   target: string,
   when: "same" | "prev",
   step: number | null,
-  get: (spec: StageSpec, step: number | null) => InstanceNode,
-): InstanceNode {
+): { spec: StageSpec; step: number | null } {
   const spec = exp.stages[target];
   if (!spec) throw new Error(`${from.name} needs unknown stage ${target}`);
-  if (!spec.inLoop) return get(spec, null);
+  if (!spec.inLoop) return { spec, step: null };
   const steps = exp.loop!.steps;
   if (when === "prev") {
     if (step === null) throw new Error(`prev.${target} outside the loop`);
     if (step === 0) {
       const init = exp.loop!.init[target];
       if (!init) throw new Error(`prev.${target} at step 0 has no loop.init`);
-      return get(exp.stages[init], null);
+      return { spec: exp.stages[init], step: null };
     }
-    return get(spec, step - 1);
+    return { spec, step: step - 1 };
   }
   // A top-level stage that names a loop stage gets its final step.
-  return get(spec, step ?? steps - 1);
+  return { spec, step: step ?? steps - 1 };
 }

@@ -5,13 +5,22 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { ConfigError, loadExperimentFile } from "./config.ts";
-import { UserError } from "./errors.ts";
+import { ConfigError, loadExperimentFile, type SweepPlan } from "./config.ts";
+import { fileSystemError, UserError } from "./errors.ts";
 import { execute, type ExecuteSummary } from "./executor.ts";
 import { acquireLock } from "./lock.ts";
 import { defaultReporter, type Reporter, SilentReporter } from "./progress.ts";
-import { duckdbMessage, ResultsStore } from "./store.ts";
+import {
+  DB_FILE,
+  duckdbMessage,
+  isCorruptDatabase,
+  isLockError,
+  lockHolderPid,
+  moveAsideCorrupt,
+  ResultsStore,
+} from "./store.ts";
 import { reportComparison } from "./compare.ts";
+import { scopeToExperiment } from "./scope.ts";
 import { formatTable } from "./table_format.ts";
 import type { StageRegistry } from "./types.ts";
 
@@ -146,6 +155,47 @@ async function runCommand(args: string[], opts: RunCliOptions): Promise<number> 
       );
     }
   }
+  try {
+    return await runPlan(plan, file, resultsDir, jobs, v, opts);
+  } catch (e) {
+    if (isLockError(e)) {
+      const pid = lockHolderPid(e);
+      throw new UserError(
+        `the results database ${resultsDir}/${DB_FILE} is open in another process${
+          pid ? ` (PID ${pid})` : ""
+        }; close it and run again`,
+      );
+    }
+    if (isCorruptDatabase(e)) {
+      throw new UserError(
+        `the results database ${resultsDir}/${DB_FILE} is corrupt (${
+          duckdbMessage(e)
+        }); move it aside and run again to rebuild it from the cache`,
+      );
+    }
+    throw fileSystemError(e, resultsDir) ?? e;
+  }
+}
+
+/** The parsed options `runPlan` uses. */
+interface RunFlags {
+  "dry-run"?: boolean;
+  explain?: boolean;
+  force?: string[];
+  "fail-fast"?: boolean;
+  wait?: boolean;
+  quiet?: boolean;
+}
+
+async function runPlan(
+  plan: SweepPlan,
+  file: string,
+  resultsDir: string,
+  jobs: number,
+  v: RunFlags,
+  opts: RunCliOptions,
+): Promise<number> {
+  checkResultsDir(resultsDir);
   const print = (s: string) => console.log(s);
   const reporter: Reporter = v.quiet
     ? new SilentReporter()
@@ -172,52 +222,135 @@ async function runCommand(args: string[], opts: RunCliOptions): Promise<number> 
     onWait: (h: { pid: number }) =>
       console.error(`waiting for PID ${h.pid}, which holds ${resultsDir} …`),
   });
-  let store: ResultsStore | null = null;
+  const dbPath = `${resultsDir}/${DB_FILE}`;
+  const corrupt = (moved: string, reason: string) =>
+    console.error(
+      `warning: the results database ${dbPath} is corrupt (${reason}); moved it to ${moved} and rebuilding it from the cache (run other experiments again to restore their rows)`,
+    );
   try {
-    store = await ResultsStore.open(resultsDir);
-    if (!v.quiet) {
-      console.error(
-        `${plan.base.name}: ${plan.points.length} point${plan.points.length === 1 ? "" : "s"}${
-          plan.axes.length ? ` over ${plan.axes.join(", ")}` : ""
-        } → ${resultsDir}`,
+    // A database found corrupt while the run writes it is moved aside and the
+    // run repeated once: what it computed is cached, so it is only re-ingested.
+    for (let attempt = 0;; attempt++) {
+      const store = await ResultsStore.open(resultsDir, { onCorrupt: corrupt });
+      let code: number;
+      try {
+        code = await runWithStore(store, plan, file, resultsDir, jobs, v, opts, reporter, print);
+      } catch (e) {
+        await store.close().catch(() => {});
+        if (attempt === 0 && isCorruptDatabase(e)) {
+          corrupt(await moveAsideCorrupt(resultsDir), duckdbMessage(e));
+          continue;
+        }
+        throw e;
+      }
+      // An explicit checkpoint reports a failed write (e.g. a full disk) that
+      // close would swallow.
+      let failure: unknown = null;
+      await store.checkpoint().catch((e) => (failure = e ?? "checkpoint failed"));
+      if (failure) {
+        await store.close().catch(() => {});
+        throw failure;
+      }
+      await store.close();
+      return code;
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+async function runWithStore(
+  store: ResultsStore,
+  plan: SweepPlan,
+  file: string,
+  resultsDir: string,
+  jobs: number,
+  v: RunFlags,
+  opts: RunCliOptions,
+  reporter: Reporter,
+  print: (s: string) => void,
+): Promise<number> {
+  if (!v.quiet) {
+    console.error(
+      `${plan.base.name}: ${plan.points.length} point${plan.points.length === 1 ? "" : "s"}${
+        plan.axes.length ? ` over ${plan.axes.join(", ")}` : ""
+      } → ${resultsDir}`,
+    );
+  }
+  const summary = await execute(plan.points, {
+    resultsDir,
+    registry: opts.registry,
+    registryModule: opts.registryModule,
+    force: v.force,
+    explain: v.explain,
+    jobs,
+    failFast: v["fail-fast"],
+    reporter,
+    sink: store,
+  });
+  printSummary(summary, print);
+  const ok = summary.runs.every((r) => r.status === "done");
+  if (summary.runs.some((r) => r.status === "done")) {
+    if (plan.base.summary) {
+      // The summary describes this experiment only, whatever else the directory holds.
+      const unscope = await scopeToExperiment(store, plan.base.name);
+      try {
+        await printSummarySql(store, file, plan.base.summary, print);
+      } finally {
+        await unscope();
+      }
+    }
+    if (plan.compare) {
+      const query = { experiment: plan.base.name, spec: plan.compare, points: plan.points };
+      await reportComparison(store, query, print).catch((e) =>
+        print(`warning: the comparison failed: ${duckdbMessage(e)}`)
       );
     }
-    const summary = await execute(plan.points, {
+    await opts.after?.({
+      store,
       resultsDir,
-      registry: opts.registry,
-      registryModule: opts.registryModule,
-      force: v.force,
-      explain: v.explain,
-      jobs,
-      failFast: v["fail-fast"],
-      reporter,
-      sink: store,
+      file,
+      summary,
+      print,
+      experiment: plan.base.name,
+      baseline: plan.compare?.baseline ?? null,
     });
-    printSummary(summary, print);
-    const ok = summary.runs.every((r) => r.status === "done");
-    if (summary.runs.some((r) => r.status === "done")) {
-      if (plan.base.summary) await printSummarySql(store, file, plan.base.summary, print);
-      if (plan.compare) {
-        const query = { experiment: plan.base.name, spec: plan.compare, points: plan.points };
-        await reportComparison(store, query, print).catch((e) =>
-          print(`warning: the comparison failed: ${duckdbMessage(e)}`)
-        );
+  }
+  print(`results: ${resultsDir}/runs.duckdb (deno task sql --results ${resultsDir} "…")`);
+  return ok ? 0 : 1;
+}
+
+/**
+ * Fails with one line when `--results` names a file, or a path under a file;
+ * a missing directory is fine (it is created).
+ */
+function checkResultsDir(dir: string): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(dir);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    if (!(e instanceof Deno.errors.NotADirectory)) throw e;
+    const parts = dir.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join("/");
+      if (!prefix) continue;
+      try {
+        if (!Deno.statSync(prefix).isDirectory) {
+          throw new UserError(
+            `--results ${dir}: ${prefix} is a file, so no directory can be made under it; pass --results DIR naming a directory`,
+          );
+        }
+      } catch (inner) {
+        if (inner instanceof UserError) throw inner;
       }
-      await opts.after?.({
-        store,
-        resultsDir,
-        file,
-        summary,
-        print,
-        experiment: plan.base.name,
-        baseline: plan.compare?.baseline ?? null,
-      });
     }
-    print(`results: ${resultsDir}/runs.duckdb (deno task sql --results ${resultsDir} "…")`);
-    return ok ? 0 : 1;
-  } finally {
-    await store?.close();
-    lock.release();
+    throw e;
+  }
+  if (!info.isDirectory) {
+    throw new UserError(
+      `--results ${dir} is a file, not a directory; pass --results DIR naming a directory (it is created if missing)`,
+    );
   }
 }
 

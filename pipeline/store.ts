@@ -106,6 +106,12 @@ export interface QueryResult {
 export interface OpenOptions {
   /** Open without write access (other read-only openers may share the file). */
   readOnly?: boolean;
+  /**
+   * For writers: when the file is corrupt, move it aside (see
+   * {@linkcode moveAsideCorrupt}), start an empty one and call this with
+   * where it went and why. Without it a corrupt file is an error.
+   */
+  onCorrupt?: (movedTo: string, reason: string) => void;
 }
 
 interface SharedInstance {
@@ -189,13 +195,28 @@ export class ResultsStore {
       );
     }
     if (!readOnly) await Deno.mkdir(dir, { recursive: true });
+    try {
+      return await ResultsStore.#open(path, readOnly);
+    } catch (e) {
+      if (readOnly || !opts.onCorrupt || !isCorruptDatabase(e)) throw e;
+      const moved = await moveAsideCorrupt(dir);
+      opts.onCorrupt(moved, duckdbMessage(e));
+      return await ResultsStore.#open(path, readOnly);
+    }
+  }
+
+  static async #open(path: string, readOnly: boolean): Promise<ResultsStore> {
     const inst = await acquireInstance(path, readOnly);
     let con: DuckDBConnection;
     try {
       con = await inst.instance.connect();
       if (!readOnly) { for (const sql of SCHEMA) await con.run(sql); }
     } catch (e) {
-      releaseInstance(path, inst);
+      try {
+        releaseInstance(path, inst);
+      } catch {
+        // closing a broken database may fail too; the first error is the one to report
+      }
       throw e;
     }
     return new ResultsStore(path, inst, con);
@@ -401,12 +422,25 @@ export class ResultsStore {
     });
   }
 
+  /**
+   * Writes the write-ahead log into the database file now, so that a failure
+   * (e.g. a full disk) is reported instead of being swallowed by `close`.
+   */
+  checkpoint(): Promise<void> {
+    return this.#exclusive(async (con) => {
+      await con.run("CHECKPOINT");
+    });
+  }
+
   /** Closes the connection; the file is released when the last store on it closes. */
   close(): Promise<void> {
     return this.#exclusive((con) => {
-      con.closeSync();
       this.#con = null;
-      releaseInstance(this.#path, this.#inst);
+      try {
+        con.closeSync();
+      } finally {
+        releaseInstance(this.#path, this.#inst);
+      }
       return Promise.resolve();
     });
   }
@@ -419,6 +453,32 @@ export class ResultsStore {
     this.#queue = run.catch(() => {});
     return run;
   }
+}
+
+/**
+ * True when `e` is DuckDB saying the database file is damaged (bad checksum,
+ * not a DuckDB file, truncated, an unreadable write-ahead log).
+ */
+export function isCorruptDatabase(e: unknown): boolean {
+  return e instanceof Error &&
+    /Corrupt database file|not a valid DuckDB database file|Could not read enough bytes from file|replaying WAL/i
+      .test(e.message);
+}
+
+/**
+ * Moves `<dir>/runs.duckdb` (and its write-ahead log) aside to
+ * `runs.duckdb.corrupt-<timestamp>` for inspection; returns the new path.
+ * The results are rebuilt from the cache by the runs that follow.
+ */
+export async function moveAsideCorrupt(dir: string): Promise<string> {
+  const path = join(dir, DB_FILE);
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const dest = `${path}.corrupt-${stamp}`;
+  await Deno.rename(path, dest);
+  await Deno.rename(`${path}.wal`, `${dest}.wal`).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+  return dest;
 }
 
 /** True when `e` is DuckDB's "file is locked by another process" error. */

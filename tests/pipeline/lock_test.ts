@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { acquireLock, readHolder } from "../../pipeline/lock.ts";
+import { acquireLock, processAlive, readHolder } from "../../pipeline/lock.ts";
 import { UserError } from "../../pipeline/errors.ts";
 
 const HELPER = new URL("./lock_holder.ts", import.meta.url).pathname;
@@ -129,4 +129,50 @@ Deno.test("a stale lock file with a dead pid is taken over; release keeps others
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "a lock whose holder was killed but is not yet reaped (a zombie) is taken over",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    // sh starts the holder in the background, then becomes `sleep`, which
+    // never waits for children: the killed holder stays a zombie (state Z).
+    const parent = new Deno.Command("sh", {
+      args: ["-c", `"$0" run -A "$1" "$2" 60000 & exec sleep 60`, Deno.execPath(), HELPER, dir],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = parent.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      let text = "";
+      while (!text.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`helper exited early: ${text}`);
+        text += value;
+      }
+      const pid = Number(/^locked (\d+)/.exec(text)![1]);
+      assert.notEqual(pid, parent.pid);
+      assert.equal(processAlive(pid), true);
+      Deno.kill(pid, "SIGKILL");
+      const state = () => {
+        const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+        return stat.slice(stat.lastIndexOf(")") + 1).trim()[0];
+      };
+      for (let i = 0; i < 200 && state() !== "Z"; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(state(), "Z", "the killed holder is a zombie: /proc/<pid> still exists");
+      assert.equal(processAlive(pid), false);
+      assert.equal((await readHolder(join(dir, ".lock")))?.pid, pid);
+      const notes: string[] = [];
+      const lock = await acquireLock(dir, { onNote: (m) => notes.push(m) });
+      assert.equal((await readHolder(lock.path))?.pid, Deno.pid);
+      assert.match(notes[0] ?? "", new RegExp(`stale lock .*PID ${pid} `));
+      lock.release();
+    } finally {
+      parent.kill("SIGKILL"); // the zombie goes to init, which reaps it
+      await parent.status;
+      await reader.cancel();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
