@@ -33,7 +33,7 @@ import {
 } from "../stats/mod.ts";
 import type { CompareAggregate, CompareSpec, MetricRef } from "./config.ts";
 import { UserError } from "./errors.ts";
-import type { ResultsStore } from "./store.ts";
+import { type ResultsStore, sqlString } from "./store.ts";
 import { formatCsv, formatNumber, formatTable } from "./table_format.ts";
 import type { Json } from "./types.ts";
 
@@ -327,11 +327,6 @@ export interface ComparisonQuery {
   points?: readonly { runId: string; label: string }[];
 }
 
-/** SQL string literal. */
-function literal(s: string): string {
-  return `'${s.replaceAll("'", "''")}'`;
-}
-
 /** SQL DOUBLE literal (NULL for null / NaN). */
 function double(v: number | null): string {
   if (v === null || Number.isNaN(v)) return "NULL";
@@ -344,10 +339,10 @@ async function doneRuns(
   store: ResultsStore,
   q: ComparisonQuery,
 ): Promise<{ runId: string; condition: string; seed: number }[]> {
-  const ids = q.points?.map((p) => literal(p.runId));
+  const ids = q.points?.map((p) => sqlString(p.runId));
   const res = await store.query(
     `SELECT run_id, label, seed FROM runs WHERE experiment = ${
-      literal(q.experiment)
+      sqlString(q.experiment)
     } AND status = 'done'${
       ids ? ` AND run_id IN (${ids.length ? ids.join(", ") : "NULL"})` : ""
     } ORDER BY label, seed, run_id`,
@@ -368,9 +363,9 @@ async function metricValues(
 ): Promise<RunValue[]> {
   if (runs.length === 0) return [];
   const res = await store.query(
-    `SELECT run_id, step, value FROM metrics WHERE stage = ${literal(metric.stage)} AND name = ${
-      literal(metric.name)
-    } AND run_id IN (${runs.map((r) => literal(r.runId)).join(", ")})`,
+    `SELECT run_id, step, value FROM metrics WHERE stage = ${sqlString(metric.stage)} AND name = ${
+      sqlString(metric.name)
+    } AND run_id IN (${runs.map((r) => sqlString(r.runId)).join(", ")})`,
   );
   const byRun = new Map<string, { step: number | null; value: number }[]>();
   for (const [runId, step, value] of res.rows) {
@@ -391,8 +386,8 @@ async function recordedNames(
   runIds: string[],
 ): Promise<string[]> {
   const res = await store.query(
-    `SELECT DISTINCT name FROM metrics WHERE stage = ${literal(stage)} AND run_id IN (${
-      runIds.map(literal).join(", ")
+    `SELECT DISTINCT name FROM metrics WHERE stage = ${sqlString(stage)} AND run_id IN (${
+      runIds.map(sqlString).join(", ")
     }) ORDER BY name LIMIT 30`,
   );
   return res.rows.map(([n]) => String(n));
@@ -499,14 +494,16 @@ export async function writeComparisons(
     if (v === null) return "NULL";
     if (typeof v === "boolean") return v ? "TRUE" : "FALSE";
     if (typeof v === "number") return column === "n" ? String(v) : double(v);
-    return literal(String(v));
+    return sqlString(String(v));
   };
-  const where = metrics.map((m) => `(stage = ${literal(m.stage)} AND metric = ${literal(m.name)})`)
+  const where = metrics.map((m) =>
+    `(stage = ${sqlString(m.stage)} AND metric = ${sqlString(m.name)})`
+  )
     .join(" OR ");
   const statements = [
     TABLE_SQL,
     "BEGIN TRANSACTION",
-    `DELETE FROM comparisons WHERE experiment = ${literal(report.experiment)} AND (${where})`,
+    `DELETE FROM comparisons WHERE experiment = ${sqlString(report.experiment)} AND (${where})`,
     ...(rows.length
       ? [
         `INSERT INTO comparisons VALUES ${

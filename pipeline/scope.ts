@@ -5,12 +5,7 @@
  *
  * @module
  */
-import type { ResultsStore } from "./store.ts";
-
-/** A SQL string literal. */
-function literal(s: string): string {
-  return `'${s.replaceAll("'", "''")}'`;
-}
+import { type ResultsStore, sqlString } from "./store.ts";
 
 /** The tables that `scopeToExperiment` shadows with filtered temporary views. */
 const SCOPED = ["runs", "metrics", "instances"] as const;
@@ -34,9 +29,9 @@ export async function scopeToExperiment(
   try {
     for (const t of SCOPED) {
       const filter = t === "runs"
-        ? `experiment = ${literal(experiment)}`
+        ? `experiment = ${sqlString(experiment)}`
         : `run_id IN (SELECT run_id FROM ${table("runs")} WHERE experiment = ${
-          literal(experiment)
+          sqlString(experiment)
         })`;
       await store.query(`CREATE TEMP VIEW ${t} AS SELECT * FROM ${table(t)} WHERE ${filter}`);
       views.push(t);

@@ -350,16 +350,16 @@ export class ResultsStore {
       if (nonEmpty.length === 0) return 0;
       const files = [...new Set(nonEmpty.map((it) => it.file))];
       const src = `read_json([${
-        files.map(literal).join(", ")
+        files.map(sqlString).join(", ")
       }], format='newline_delimited', sample_size=-1, union_by_name=true, filename=true)`;
       const described = await con.runAndReadAll(`DESCRIBE SELECT * FROM ${src}`);
       const fileCols = (described.getRowsJson() as string[][])
         .map(([name, type]) => ({ name, type }))
         .filter((c) => !EXTRA_COLUMNS.includes(c.name) && c.name !== "filename");
       const mapping = nonEmpty.map(({ file, extra }, i) =>
-        `(${i}, ${literal(file)}, ${literal(extra.run_id)}, ${
+        `(${i}, ${sqlString(file)}, ${sqlString(extra.run_id)}, ${
           extra.step === null ? "NULL" : String(Math.trunc(extra.step))
-        }, ${literal(extra.stage)})`
+        }, ${sqlString(extra.stage)})`
       ).join(", ");
       const extraSql =
         "m.run_id::VARCHAR AS run_id, m.step::INTEGER AS step, m.stage::VARCHAR AS stage";
@@ -594,8 +594,8 @@ function timestamp(d: Date): DuckDBTimestampValue {
   return new DuckDBTimestampValue(BigInt(d.getTime()) * 1000n);
 }
 
-/** A SQL string literal. */
-function literal(s: string): string {
+/** A SQL string literal (quotes doubled). */
+export function sqlString(s: string): string {
   return `'${s.replaceAll("'", "''")}'`;
 }
 

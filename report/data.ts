@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { QueryResult, ResultsStore } from "../pipeline/store.ts";
+import { type QueryResult, type ResultsStore, sqlString } from "../pipeline/store.ts";
 
 /** SQL expression: a run's method, i.e. its label without the `seed=N` part. */
 export const METHOD_SQL =
@@ -43,11 +43,6 @@ export interface FinalValue {
 /** Method name used for the warm-start policy (evaluate-base) in final values. */
 export const BASE_METHOD = "base (warm start)";
 
-/** A SQL string literal. */
-function literal(s: string): string {
-  return `'${s.replaceAll("'", "''")}'`;
-}
-
 /** Methods of all runs, sorted. */
 export async function loadMethods(store: ResultsStore): Promise<string[]> {
   const r = await store.query(`SELECT DISTINCT ${METHOD_SQL} AS m FROM runs ORDER BY m`);
@@ -60,7 +55,7 @@ export async function loadStepValues(
   keys: MetricKey[],
 ): Promise<StepValue[]> {
   if (keys.length === 0) return [];
-  const pairs = keys.map((k) => `(${literal(k.stage)}, ${literal(k.name)})`).join(", ");
+  const pairs = keys.map((k) => `(${sqlString(k.stage)}, ${sqlString(k.name)})`).join(", ");
   const r = await store.query(
     `SELECT ${METHOD_SQL} AS method, m.run_id, runs.seed, m.step, m.stage, m.name, m.value
      FROM metrics m JOIN runs USING (run_id)
@@ -88,7 +83,7 @@ export async function loadFinalValues(
   names: string[],
 ): Promise<FinalValue[]> {
   if (names.length === 0) return [];
-  const list = names.map(literal).join(", ");
+  const list = names.map(sqlString).join(", ");
   const r = await store.query(
     `WITH last_eval AS (
        SELECT run_id,
@@ -103,7 +98,7 @@ export async function loadFinalValues(
      WHERE m.name IN (${list}) AND isfinite(m.value)
      GROUP BY ALL
      UNION ALL
-     SELECT ${literal(BASE_METHOD)}, 'seed=' || r.seed, m.name, avg(m.value)
+     SELECT ${sqlString(BASE_METHOD)}, 'seed=' || r.seed, m.name, avg(m.value)
      FROM metrics m JOIN runs r USING (run_id)
      WHERE m.stage = 'evaluate-base' AND m.name IN (${list}) AND isfinite(m.value)
      GROUP BY ALL
@@ -141,7 +136,7 @@ export function stepKey(k: MetricKey): string {
 /** Whether the database has a table or view called `name`. */
 async function hasTable(store: ResultsStore, name: string): Promise<boolean> {
   const r = await store.query(
-    `SELECT count(*)::INTEGER FROM information_schema.tables WHERE table_name = ${literal(name)}`,
+    `SELECT count(*)::INTEGER FROM information_schema.tables WHERE table_name = ${sqlString(name)}`,
   );
   return Number(r.rows[0][0]) > 0;
 }
@@ -162,7 +157,7 @@ export async function loadComparisons(
     )).rows.map((r) => String(r[0])),
   );
   const where = experiment !== undefined && cols.has("experiment")
-    ? ` WHERE experiment = ${literal(experiment)}`
+    ? ` WHERE experiment = ${sqlString(experiment)}`
     : "";
   const order = ["experiment", "metric", "condition"].filter((c) => cols.has(c));
   return await store.query(

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { matchBaseline } from "../pipeline/compare.ts";
 import { UserError } from "../pipeline/errors.ts";
 import type { MetricKey, StepValue } from "./data.ts";
 import { type Bounds, meanCI, UNBOUNDED } from "./stats.ts";
@@ -88,20 +89,23 @@ function isNamed(method: string, name: string): boolean {
 }
 
 /**
- * The baseline method among `methods` (sorted): the one named `requested`
- * (equal, or ending with `=requested`); by default the first named `grpo`,
- * else the first containing "grpo", else the first method. A `requested`
- * name that matches no method is a `UserError`; null when there are no methods.
+ * The baseline method among `methods` (sorted): the one `requested` names, by the same rule as
+ * an experiment's `compare.baseline` (`matchBaseline`: the whole method, or the value of a
+ * one-part `key=value` method), so the report pairs against the condition the run compared
+ * with; by default the first named `grpo`, else the first containing "grpo", else the first
+ * method. A `requested` name that matches no method (or several) is a `UserError`; null when
+ * there are no methods.
  */
 export function chooseBaseline(methods: string[], requested?: string): string | null {
   if (requested !== undefined) {
-    const hit = methods.find((m) => isNamed(m, requested));
-    if (hit === undefined) {
+    try {
+      return matchBaseline(methods, requested);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
       throw new UserError(
         `--baseline ${requested}: no such method (methods: ${methods.join(", ") || "none"})`,
       );
     }
-    return hit;
   }
   return methods.find((m) => isNamed(m, "grpo")) ??
     methods.find((m) => /grpo/i.test(m)) ??
