@@ -27,7 +27,6 @@ export interface KeyParts {
   seed: number;
   runtime: JsonObject;
   step: number | null;
-  steps: number | null;
 }
 
 /** A metric recorded by an instance. */

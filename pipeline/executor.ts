@@ -171,7 +171,6 @@ export async function execute(
       keyParts: parts,
       stage: n.stage,
       step: n.step,
-      steps: n.steps,
       params: n.params,
       seed: n.seed,
       runtime: n.runtime,
@@ -378,7 +377,6 @@ function keyParts(n: InstanceNode, state: Map<InstanceNode, NodeState>): KeyPart
     seed: n.seed,
     runtime: n.runtime,
     step: n.step,
-    steps: n.steps,
   };
 }
 

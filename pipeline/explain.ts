@@ -75,7 +75,6 @@ export function diffKeyParts(old: KeyParts, now: KeyParts): string[] {
   if (old.seed !== now.seed) out.push(`seed ${old.seed} → ${now.seed}`);
   diffJson("runtime", old.runtime, now.runtime, out);
   if (old.step !== now.step) out.push(`step ${old.step} → ${now.step}`);
-  if (old.steps !== now.steps) out.push(`steps ${old.steps} → ${now.steps}`);
   return out;
 }
 

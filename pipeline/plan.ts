@@ -35,7 +35,6 @@ export interface InstanceNode {
   /** Stage name and step of the first point that declared it (for display). */
   stage: string;
   step: number | null;
-  steps: number | null;
   kind: StageKind;
   params: JsonObject;
   seed: number;
@@ -133,14 +132,13 @@ function unrollPoint(
     const head = headOf(spec, kind);
     const depIds = Object.entries(deps).map(([k, d]) => `${JSON.stringify(k)}:${d.id}`).sort();
     // Exact (no hash): equal descriptions mean equal instances.
-    const description = `${head}|${seed}|${step}|${step === null ? "" : steps}|${depIds.join(",")}`;
+    const description = `${head}|${seed}|${step}|${depIds.join(",")}`;
     let node = byId.get(description);
     if (!node) {
       node = {
         id: `n${byId.size}`,
         stage: spec.name,
         step,
-        steps: step === null ? null : steps,
         kind,
         params: spec.params,
         seed,

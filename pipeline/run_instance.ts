@@ -11,7 +11,7 @@ import type { StageContext, StageKind } from "./types.ts";
 export interface InstanceJob extends
   Pick<
     StageContext,
-    "stage" | "step" | "steps" | "params" | "seed" | "runtime" | "inputs" | "threads"
+    "stage" | "step" | "params" | "seed" | "runtime" | "inputs" | "threads"
   > {
   key: string;
   keyParts: KeyParts;
@@ -51,7 +51,6 @@ export async function runInstance(
     await kind.run({
       stage: job.stage,
       step: job.step,
-      steps: job.steps,
       params: job.params,
       seed: job.seed,
       runtime: job.runtime,

@@ -60,8 +60,6 @@ export interface StageContext {
   stage: string;
   /** Loop step (0-based) or null for stages outside the loop. */
   step: number | null;
-  /** Number of loop steps, or null outside the loop. */
-  steps: number | null;
   /** Params after defaults were applied and validated. */
   params: JsonObject;
   /** Seed of this instance (already mixed with the loop step). */
@@ -105,6 +103,12 @@ export interface StageKind {
    */
   check?(params: JsonObject): string[];
   run(ctx: StageContext): Promise<void>;
+  /**
+   * Source hashes of the plug-ins that define or change this kind (the path as
+   * the experiment file writes it → hash; see `plugins.ts`). Set by the loader,
+   * never by a kind itself; part of its instances' cache keys when present.
+   */
+  sources?: Record<string, string>;
 }
 
 /** Looks up stage kinds by name. */
@@ -117,6 +121,8 @@ export interface StageRegistry {
    * (no defaults are filled in, so cache keys do not change).
    */
   runtime?: Record<string, ParamSpec>;
+  /** Plug-in modules loaded into this registry (worker threads load them too). */
+  plugins?: { path: string; url: string; hash: string }[];
 }
 
 /** A position in a source file (1-based). */

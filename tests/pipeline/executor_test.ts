@@ -53,6 +53,20 @@ Deno.test("execute() unrolls the loop, runs every instance once, then hits the c
   assert.equal(keyOf(second, "final"), keyOf(first, "final"));
 });
 
+Deno.test("a longer loop extends a shorter one: the shorter run's steps are cache hits", async () => {
+  const dir = Deno.makeTempDirSync();
+  const short = await execute(plan(TOY, ["loop.steps=3"]).points, opts(dir));
+  assert.equal(short.computed, 6); // init + 3 acc + probe@2 + final
+  const long = await execute(plan(TOY, ["loop.steps=5"]).points, opts(dir));
+  // acc@0..2 and probe@2 reused; acc@3, acc@4, probe@4 (the last step) and final computed.
+  const hits = long.details.filter((d) => d.status === "hit").map((d) => d.label).sort();
+  assert.deepEqual(hits, ["acc@0", "acc@1", "acc@2", "init", "probe@2"]);
+  assert.equal(keyOf(long, "acc@2"), keyOf(short, "acc@2"));
+  assert.equal(long.computed, 4);
+  // And back: the 3-step run is entirely cached (its final included).
+  assert.equal((await execute(plan(TOY, ["loop.steps=3"]).points, opts(dir))).computed, 0);
+});
+
 Deno.test("execute() cuts off early when an upstream rerun yields identical bytes", async () => {
   const dir = Deno.makeTempDirSync();
   const text = `name: cutoff
