@@ -12,6 +12,8 @@ const MODULES: Record<string, () => Promise<{ bench: () => Promise<BenchRow[]> }
   engine: () => import("./engine_bench.ts"),
   store: () => import("./store_bench.ts"),
   policy: () => import("./policy_bench.ts"),
+  // Needs PostgreSQL and S3 (started by itself) and takes minutes: runs only with BENCH_SCALEOUT=1.
+  scaleout: () => import("./scaleout_bench.ts"),
 };
 
 const USAGE = `Usage: deno task bench [--only ${Object.keys(MODULES).join(",")}]
@@ -31,6 +33,7 @@ function machine(): string {
 }
 
 function fmtValue(v: number): string {
+  if (Number.isNaN(v)) return "unmeasured"; // e.g. a GPU row without a GPU
   if (v >= 1000) return Math.round(v).toLocaleString("en-US");
   return v.toPrecision(3);
 }

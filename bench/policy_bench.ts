@@ -1,19 +1,29 @@
 /**
  * Policy bench: training and KV-cache sampling throughput of the default GPT
  * (DEFAULT_GPT_CONFIG) at batch 32 on onnx (onnxruntime; training with one
- * thread per core and with one), wasm and cpu, and on webgpu when a hardware
- * (non-fallback) adapter exists. Shapes follow engine-notes §4: a train step
+ * thread per core and with one), wasm and cpu. Shapes follow engine-notes §4: a train step
  * on 32 × 64 token positions (rlStep, Adam; median of 3 timed runs), and
  * sampling of 32 sequences from 16-token prompts, 48 new tokens each (median
  * of 5 runs after 4 warm-up runs; cpu: 1 of each). One more onnx row samples
  * the main job's batch: 16 prompts × 8.
+ *
+ * WebGPU (issue 13): forward and train tok/s (B32×T64, supervised loss,
+ * gradients and Adam, awaited — rlStep reads back synchronously, which the
+ * webgpu backend cannot do under Deno) on a real GPU when there is one, else
+ * a row "unmeasured (no device)"; and on a software adapter (llvmpipe) only
+ * with HICRA_ALLOW_SOFTWARE_GPU=1, since it adds minutes.
  *
  * Run alone: `deno run -A bench/policy_bench.ts`.
  *
  * @module
  */
 import { Rng } from "../algorithms/rng.ts";
-import { type BackendName, useBackend } from "../algorithms/policy/backend.ts";
+import {
+  type BackendName,
+  softwareGpuAllowed,
+  useBackend,
+  webGpuAdapterInfo,
+} from "../algorithms/policy/backend.ts";
 import {
   DEFAULT_GPT_CONFIG,
   disposeGpt,
@@ -24,6 +34,7 @@ import { sample } from "../algorithms/policy/sampler.ts";
 import { Adam, rlStep } from "../algorithms/policy/train.ts";
 import { ortThreads, setOrtThreads } from "../algorithms/policy/onnx/threads.ts";
 import type { BenchRow } from "./types.ts";
+import { profileBatch, SEQ_POSITIONS, timeStep } from "./webgpu_profile.ts";
 
 const BATCH = 32;
 const PROMPT = 16;
@@ -166,15 +177,59 @@ async function benchBackend(
   return rows;
 }
 
-/** True when navigator.gpu offers a hardware (non-fallback) adapter. */
-async function hasHardwareGpu(): Promise<boolean> {
-  const adapter = await navigator.gpu?.requestAdapter({
-    powerPreference: "high-performance",
-  });
-  return !!adapter && !adapter.info.isFallbackAdapter;
+/**
+ * WebGPU rows: forward and train tok/s of the default GPT at B32×T64 (medians
+ * of 3 after a warm-up; ~1.5 min on llvmpipe), or
+ * one "unmeasured" row when there is no hardware adapter and the software
+ * one is not opted into.
+ */
+export async function benchWebGpu(): Promise<BenchRow[]> {
+  const adapter = await webGpuAdapterInfo();
+  const hardware = !!adapter && !adapter.fallback;
+  const rows: BenchRow[] = [];
+  if (!hardware) {
+    rows.push({
+      name: "policy train tok/s (webgpu, real GPU, B32×T64)",
+      value: NaN,
+      unit: "tok/s",
+      target: "within 5× of PyTorch eager fp32 (issue 13)",
+      note: `unmeasured (no device${adapter ? `; only ${adapter.label}` : ""}); ` +
+        "scripts/gpu_check.sh measures it on a GPU machine",
+    });
+  }
+  if (!adapter || (!hardware && !softwareGpuAllowed())) return rows;
+  await useBackend("webgpu", { allowFallbackAdapter: true });
+  const model = initGpt(DEFAULT_GPT_CONFIG, 0);
+  try {
+    const t = await timeStep(model, profileBatch(DEFAULT_GPT_CONFIG, BATCH), 3);
+    const tokens = BATCH * SEQ_POSITIONS;
+    const label = hardware ? adapter.label : `${adapter.label}, software`;
+    const ratio = (t.gradMs - t.forwardMs) / t.forwardMs;
+    rows.push(
+      {
+        name: `policy forward tok/s (webgpu, ${label}, B32×T64)`,
+        value: tokens / t.forwardMs * 1000,
+        unit: "tok/s",
+        note: `${t.forwardMs.toFixed(0)} ms per forward (loss included)`,
+      },
+      {
+        name: `policy train tok/s (webgpu, ${label}, B32×T64)`,
+        value: tokens / t.trainMs * 1000,
+        unit: "tok/s",
+        target: hardware
+          ? "within 5× of PyTorch eager fp32 (issue 13)"
+          : "backward ≤ 3× forward (issue 13)",
+        note: `${t.trainMs.toFixed(0)} ms/step (forward, backward, Adam); ` +
+          `backward = ${ratio.toFixed(2)}× forward`,
+      },
+    );
+  } finally {
+    disposeGpt(model);
+  }
+  return rows;
 }
 
-/** Runs the policy bench: onnx, wasm, cpu, and webgpu when a real GPU exists. */
+/** Runs the policy bench: onnx, wasm, cpu, and the webgpu rows (see benchWebGpu). */
 export async function bench(): Promise<BenchRow[]> {
   // onnx: training with the default threads (one per core here) and with one
   // (as in pipeline workers); decoding always runs on one thread.
@@ -186,14 +241,16 @@ export async function bench(): Promise<BenchRow[]> {
     setOrtThreads(threads);
   }
   rows.push(...await benchBackend("wasm"), ...await benchBackend("cpu"));
-  if (await hasHardwareGpu()) rows.push(...await benchBackend("webgpu"));
+  rows.push(...await benchWebGpu());
   return rows;
 }
 
 if (import.meta.main) {
   for (const r of await bench()) {
     console.log(
-      `${r.name}: ${Math.round(r.value).toLocaleString("en-US")} ${r.unit}` +
+      `${r.name}: ${
+        Number.isNaN(r.value) ? "unmeasured" : Math.round(r.value).toLocaleString("en-US")
+      } ${r.unit}` +
         (r.target ? ` (target ${r.target})` : "") +
         (r.note ? ` — ${r.note}` : ""),
     );

@@ -13,6 +13,7 @@ import { REPORT_FILE, writeReport } from "../report/mod.ts";
 /** Usage text of `report`. */
 export const REPORT_USAGE = `Usage: deno task report [--results DIR] [--out FILE]
                         [--experiment NAME] [--baseline NAME]
+                        [--metric NAME …] [--by PARAM]
 
 Writes an HTML report (inline SVG charts, no scripts, no network) of the runs
 in DIR/runs.duckdb: the comparisons table (when the database has one), method
@@ -28,6 +29,13 @@ Options:
                       NAME, or the one ending with =NAME (e.g. grpo for
                       assign-credit.estimator=grpo) [grpo if present, else
                       the first method]
+  --metric NAME       add a curve panel of any metric in the database
+                      (metrics.name; repeatable): one chart per stage that
+                      records it, mean over seeds with 95% t-CI bands
+  --by PARAM          group the --metric lines by a swept or --set parameter
+                      (a runs.params key, e.g. assign-credit.estimator), or
+                      by seed or experiment [the run's method: its label
+                      without seed=N]
   -h, --help          this text
 
 Exit codes: 0 written, 2 bad input (no results database, unknown experiment or
@@ -44,6 +52,8 @@ export async function reportMain(args: string[]): Promise<number> {
         out: { type: "string" },
         experiment: { type: "string" },
         baseline: { type: "string" },
+        metric: { type: "string", multiple: true, default: [] },
+        by: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -60,6 +70,9 @@ export async function reportMain(args: string[]): Promise<number> {
       out: parsed.values.out,
       experiment: parsed.values.experiment,
       baseline: parsed.values.baseline,
+      custom: parsed.values.metric!.length
+        ? { metrics: parsed.values.metric!, by: parsed.values.by }
+        : undefined,
     });
     console.log(`report: ${path}`);
     return 0;

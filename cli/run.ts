@@ -8,12 +8,14 @@
 import { runCli } from "../pipeline/run_cli.ts";
 import { renderReport, REPORT_FILE } from "../report/mod.ts";
 import { registry } from "../stages/mod.ts";
+import { executors } from "../scaleout/mod.ts";
 
 if (import.meta.main) {
   Deno.exit(
     await runCli(Deno.args, {
       registry,
       registryModule: new URL("../stages/mod.ts", import.meta.url).href,
+      executors,
       async after({ store, resultsDir, print, experiment, baseline }) {
         const path = `${resultsDir}/${REPORT_FILE}`;
         // A --set run may leave the compare: baseline out; then the report picks its default.

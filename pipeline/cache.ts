@@ -19,19 +19,34 @@ export { processAlive };
 
 /** The parts an instance key is the hash of (shown by --explain). */
 export interface KeyParts {
+  /** Stage kind name. */
   kind: string;
+  /** Stage kind version. */
   version: number;
+  /** Resolved params (as far as they matter: `StageKind.keyParams`). */
   params: JsonObject;
   /** Input name → content hash of the upstream output. */
   inputs: Record<string, string>;
+  /** Instance seed (mixed with the loop step). */
   seed: number;
+  /** Runtime settings. */
   runtime: JsonObject;
+  /** Loop step, or null outside the loop. */
   step: number | null;
+  /** Plug-in source hashes (path → hash) of a kind a plug-in defines or changes; absent otherwise. */
+  sources?: Record<string, string>;
+  /**
+   * External files a kind reads (`StageKind.keyFiles`): path as the experiment writes it →
+   * content hash. Absent for kinds that declare none, so their keys are unchanged.
+   */
+  files?: Record<string, string>;
 }
 
 /** A metric recorded by an instance. */
 export interface MetricRecord {
+  /** Metric name, e.g. `pass@1/id`. */
   name: string;
+  /** Its value. */
   value: number;
 }
 
@@ -39,10 +54,13 @@ export interface MetricRecord {
 export interface Manifest {
   /** 2 since manifests carry `manifestHash`; 1 (older entries) without it. */
   format: 1 | 2;
+  /** The instance key (the entry's directory name). */
   key: string;
-  /** Stage name and step that first produced the entry. */
+  /** Stage name that first produced the entry. */
   stage: string;
+  /** Loop step that first produced the entry. */
   step: number | null;
+  /** What the key is the hash of. */
   keyParts: KeyParts;
   /** Hash of the `out/` files (names and bytes): what downstream keys use. */
   outputHash: string;
@@ -52,7 +70,9 @@ export interface Manifest {
   tables: string[];
   /** True once retention removed `out/`. */
   pruned: boolean;
+  /** When the entry was built (ISO 8601). */
   createdAt: string;
+  /** Seconds the stage took to compute it. */
   seconds: number;
   /** The metrics; on a verified hit, as read from the hashed metrics.json. */
   metrics: MetricRecord[];
@@ -73,10 +93,14 @@ export type Lookup =
 
 /** File-system cache rooted at `<results>/cache`. */
 export class Cache {
+  /** The cache directory (`<results>/cache`). */
   readonly root: string;
+  /** Where entries live (`<root>/entries/<2 hex>/<key>`). */
   readonly entriesDir: string;
+  /** Where entries are built before they are renamed into place. */
   readonly tmpDir: string;
 
+  /** Opens (creating if needed) the cache at `root`. */
   constructor(root: string) {
     this.root = root;
     this.entriesDir = `${root}/entries`;

@@ -46,6 +46,12 @@
  *     conditions:
  *       fancy: { "state.mode": fancy }
  *       slow: { "state.lr": 0.01 }
+ * plugins: [./my_stages.ts]   # optional: TypeScript modules (relative to this
+ *                             # file) that add stage kinds; see plugins.ts
+ *                             # (loaded by loadExperimentFile, not by
+ *                             # loadExperimentText)
+ * tags: [baseline, lr-scan]   # optional: names for this file's runs (`deno task
+ *                             # runs --tag T`); not part of the run id
  * compare:                    # optional: a paired comparison of conditions,
  *                             # printed after every run (`deno task compare`)
  *   metric: { stage: final-eval, name: pass@1/id }  # required: the primary
@@ -60,6 +66,15 @@
  *
  * Stage names match `^[a-z][a-z0-9_-]*$` and are unique across `stages` and
  * `loop.stages`.
+ *
+ * Params are checked against their kind's schema: type, enum values and the
+ * numeric domain (`min` / `max` inclusive, `exclusiveMin` / `exclusiveMax`
+ * strict), then the kind's `check` (a message "PARAM: …" points at that
+ * param's value). Sizes are bounded ({@linkcode LIMITS}): `loop.steps` at most
+ * 100,000, at most 10,000 sweep points and 1,000,000 stage instances per plan.
+ * {@linkcode loadExperimentFile} also checks that `summary:` names an existing
+ * file. YAML syntax errors caused by an unclosed bracket or quote are reported
+ * where it opened, naming where parsing failed.
  *
  * Needs: a ref names an existing stage; input names must be declared by the
  * kind, and every non-optional input must be wired. In a loop stage, "NAME"
@@ -117,7 +132,10 @@ import type {
   SweepPoint,
 } from "./types.ts";
 import { hashJson } from "./hash.ts";
-import { didYouMean, suggest } from "./suggest.ts";
+import { experimentDir, resolveIn } from "./key_files.ts";
+import { loadPlugins, PluginError } from "./plugins.ts";
+import { didYouMean, suggest, suggestFile } from "./suggest.ts";
+import { unclosedConstructs } from "./yaml_syntax.ts";
 import {
   applyOverride,
   entryOf,
@@ -142,6 +160,7 @@ import {
   type Report,
   type SetAxis,
   sweepAxes,
+  type SweepSpec,
 } from "./sweep.ts";
 
 /** Every problem found while loading an experiment; the message lists them all. */
@@ -192,6 +211,8 @@ export interface SweepPlan {
   axes: string[];
   /** The file's `compare:` block, or null when it has none. */
   compare: CompareSpec | null;
+  /** The registry the plan was checked against: the given one plus the file's `plugins:`. */
+  registry: StageRegistry;
 }
 
 /** One `FILE:LINE:COL: message` line per problem. */
@@ -210,6 +231,8 @@ const ROOT_KEYS = [
   "loop",
   "sweep",
   "compare",
+  "plugins",
+  "tags",
 ];
 const COMPARE_KEYS = ["metric", "baseline", "aggregate", "alpha", "secondary"];
 const METRIC_KEYS = ["stage", "name"];
@@ -218,6 +241,15 @@ const LOOP_KEYS = ["steps", "init", "keep_every", "stages"];
 const STAGE_KEYS = ["kind", "with", "needs", "seed"];
 const LOOP_STAGE_KEYS = [...STAGE_KEYS, "every"];
 const NAME_RE = /^[a-z][a-z0-9_-]*$/;
+
+/**
+ * Size limits checked at load time, so an absurd value is refused with the
+ * limit named instead of exhausting memory while planning: the largest
+ * `loop.steps`, the most sweep points, and the most stage instances of one
+ * plan (points × instances per point, before identical ones are merged; the
+ * planner handles 100,000 steps in about a second).
+ */
+export const LIMITS = { loopSteps: 100_000, points: 10_000, instances: 1_000_000 } as const;
 
 /** Collects problems, deduplicated, with the override that supplied a value. */
 function problemList(): { list: ConfigProblem[]; report: Report } {
@@ -249,6 +281,33 @@ const SYNTAX_HINTS: Record<string, string> = {
   DUPLICATE_KEY: "each key may appear only once in a map",
 };
 
+/** Parser errors that follow from an unclosed bracket or quote. */
+const FOLLOW_ON = new Set([
+  "BAD_INDENT",
+  "MISSING_CHAR",
+  "UNEXPECTED_TOKEN",
+  "MULTILINE_IMPLICIT_KEY",
+  "BLOCK_AS_IMPLICIT_KEY",
+  "BAD_SCALAR_START",
+  "IMPOSSIBLE",
+]);
+
+/**
+ * The line of the earlier `key:` in the same block map as the duplicate at
+ * `line`:`col` (same column, no less-indented line between), or undefined.
+ */
+function earlierKeyLine(text: string, line: number, col: number, key: string): number | undefined {
+  const rows = text.split("\n");
+  for (let i = line - 2; i >= 0; i--) {
+    const row = rows[i];
+    const indent = row.length - row.trimStart().length;
+    if (row.trim() === "" || row.trimStart().startsWith("#")) continue;
+    if (indent < col - 1) return undefined;
+    if (indent === col - 1 && row.slice(indent).split(":")[0].trim() === key) return i + 1;
+  }
+  return undefined;
+}
+
 /** Parses YAML text into a raw tree, reporting syntax errors. */
 function parseRoot(
   text: string,
@@ -259,12 +318,26 @@ function parseRoot(
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const start: Origin = { file, line: 1, col: 1 };
   if (doc.errors.length > 0) {
+    // An unclosed bracket or quote: one problem where it opened (the thing to
+    // fix), naming where the parser gave up; the follow-on errors are dropped.
+    const first = Math.min(...doc.errors.map((e) => e.pos[0]));
+    const open = unclosedConstructs(text).filter((o) => o.offset <= first).at(-1);
     for (const error of doc.errors) {
       const pos = lines.linePos(error.pos[0]);
       let message = error.message.split("\n")[0].replace(/ at line \d+.*$/, "");
+      if (open && error.pos[0] >= open.offset && FOLLOW_ON.has(error.code)) {
+        const at = lines.linePos(open.offset);
+        const failed = lines.linePos(first);
+        report(
+          { file, line: at.line, col: at.col },
+          `YAML syntax error: this ${open.what} is never closed (parsing failed at line ${failed.line}, column ${failed.col}); add the closing ${open.close}`,
+        );
+        continue;
+      }
       if (error.code === "DUPLICATE_KEY") {
         const key = text.slice(error.pos[0]).split(/[:\n]/)[0].trim();
-        message = `duplicate key "${key}"`;
+        const earlier = earlierKeyLine(text, pos.line, pos.col, key);
+        message = `duplicate key "${key}"${earlier ? ` (first at line ${earlier})` : ""}`;
       }
       const hint = SYNTAX_HINTS[error.code];
       report(
@@ -309,12 +382,13 @@ function checkKeys(
   }
 }
 
-/** An integer (optionally bounded below), or undefined after a report. */
+/** An integer (optionally bounded), or undefined after a report. */
 function readInteger(
   node: RawNode,
   path: string,
   min: number | undefined,
   report: Report,
+  max?: { value: number; why: string },
 ): number | undefined {
   if (
     node.type !== "scalar" || typeof node.value !== "number" ||
@@ -325,6 +399,10 @@ function readInteger(
   }
   if (min !== undefined && node.value < min) {
     report(node.at, `${path}: must be >= ${min}, got ${node.value}`);
+    return undefined;
+  }
+  if (max !== undefined && node.value > max.value) {
+    report(node.at, `${path}: must be <= ${max.value}, got ${node.value} (${max.why})`);
     return undefined;
   }
   return node.value;
@@ -378,6 +456,18 @@ function scalarFits(node: RawNode, type: string): boolean {
   return false;
 }
 
+/** The first numeric bound `v` breaks (e.g. "> 0"), or undefined when it is in the domain. */
+function outOfDomain(
+  spec: { min?: number; max?: number; exclusiveMin?: number; exclusiveMax?: number },
+  v: number,
+): string | undefined {
+  if (spec.min !== undefined && v < spec.min) return `>= ${spec.min}`;
+  if (spec.exclusiveMin !== undefined && v <= spec.exclusiveMin) return `> ${spec.exclusiveMin}`;
+  if (spec.max !== undefined && v > spec.max) return `<= ${spec.max}`;
+  if (spec.exclusiveMax !== undefined && v >= spec.exclusiveMax) return `< ${spec.exclusiveMax}`;
+  return undefined;
+}
+
 /** Checks one param value against its spec; returns the value or undefined. */
 function readParam(
   spec: ParamSpec,
@@ -397,12 +487,9 @@ function readParam(
     case "integer": {
       if (!scalarFits(node, spec.type)) return bad();
       const v = (node as { value: number }).value;
-      if (spec.min !== undefined && v < spec.min) {
-        report(node.at, `${path}: must be >= ${spec.min}, got ${v}`);
-        return undefined;
-      }
-      if (spec.max !== undefined && v > spec.max) {
-        report(node.at, `${path}: must be <= ${spec.max}, got ${v}`);
+      const broken = outOfDomain(spec, v);
+      if (broken) {
+        report(node.at, `${path}: must be ${broken}, got ${v} (${spec.doc})`);
         return undefined;
       }
       return v;
@@ -511,7 +598,9 @@ function readParams(
   }
   if (!ok) return undefined;
   for (const message of kind.check?.(params) ?? []) {
-    report(at, `${path}: ${message}`);
+    // "PARAM: ..." points at that param's value, the thing to fix.
+    const named = node?.entries.find((e) => message.startsWith(`${e.key}:`));
+    report(named?.value.at ?? at, `${path}: ${message}`);
     ok = false;
   }
   return ok ? params : undefined;
@@ -738,7 +827,7 @@ function resolveNeed(
   if (target.every !== 1) {
     report(
       need.refAt,
-      `${need.path}: "${need.ref}" needs "${name}" at every step, but it runs every ${target.every} steps; set its every to 1 or need it without "prev."`,
+      `${need.path}: "${need.ref}" needs "${name}" at every step, but it runs every ${target.every} steps; set \`every: 1\` on ${target.path} (line ${target.at.line})`,
     );
     return undefined;
   }
@@ -921,7 +1010,10 @@ function validate(
   const nameEntry = entryOf(root, "name");
   let name = "";
   if (!nameEntry) {
-    r(root.at, 'missing required key "name" (a string naming the experiment)');
+    r(
+      root.at,
+      'missing required key "name" (a string naming the experiment); add `name: <text>` at the top',
+    );
   } else name = readString(nameEntry.value, "name", r) ?? "";
   const descEntry = entryOf(root, "description");
   const description = descEntry ? readString(descEntry.value, "description", r) ?? "" : "";
@@ -995,7 +1087,12 @@ function validate(
           loopEntry.keyAt,
           'loop: missing required key "steps" (an integer >= 1)',
         );
-      } else steps = readInteger(stepsEntry.value, "loop.steps", 1, r) ?? 1;
+      } else {
+        steps = readInteger(stepsEntry.value, "loop.steps", 1, r, {
+          value: LIMITS.loopSteps,
+          why: "the most steps the lab plans; use fewer steps",
+        }) ?? 1;
+      }
       const keepEntry = entryOf(node, "keep_every");
       const keepEvery = keepEntry ? readInteger(keepEntry.value, "loop.keep_every", 0, r) ?? 0 : 0;
       const stagesEntry = entryOf(node, "stages");
@@ -1035,6 +1132,8 @@ function validate(
   for (const d of drafts) {
     const needs: Record<string, StageRef> = {};
     const list: Edge[] = [];
+    // Inputs an unknown input name looks like a misspelling of: not also "missing".
+    const misspelt = new Set<string>();
     for (const need of d.needs) {
       if (d.kind && !(need.input in d.kind.inputs)) {
         const inputs = Object.keys(d.kind.inputs);
@@ -1042,10 +1141,13 @@ function validate(
           ? `inputs of "${d.kind.name}": ${inputs.join(", ")}`
           : `kind "${d.kind.name}" takes no inputs`;
         const hint = didYouMean(need.input, inputs);
-        r(
-          need.inputAt,
-          `${need.path}: unknown input "${need.input}"${hint}${hint ? " " : "; "}(${known})`,
-        );
+        const match = suggest(need.input, inputs);
+        if (match !== undefined) misspelt.add(match);
+        // In a list each stage name is also the input name.
+        const listHint = !hint && need.path.endsWith("]") && inputs.length
+          ? `; name the input with a map, e.g. needs: { ${inputs[0]}: ${need.ref} }`
+          : "";
+        r(need.inputAt, `${need.path}: unknown input "${need.input}"${hint} (${known})${listHint}`);
       } else if (need.input in needs) {
         r(need.inputAt, `${need.path}: input "${need.input}" is wired twice`);
       }
@@ -1064,7 +1166,9 @@ function validate(
     edges.set(d.name, list);
     if (d.kind) {
       for (const [input, spec] of Object.entries(d.kind.inputs)) {
-        if (spec.optional || d.needs.some((n) => n.input === input)) continue;
+        if (spec.optional || misspelt.has(input) || d.needs.some((n) => n.input === input)) {
+          continue;
+        }
         r(
           d.needsAt,
           `${d.path}.needs: missing input "${input}" of kind "${d.kind.name}" (${spec.doc}); wire it, e.g. needs: { ${input}: STAGE }`,
@@ -1250,6 +1354,67 @@ function readCompare(root: RawNode, report: Report): CompareSpec | null {
   return ok && metric ? { metric, baseline, aggregate, alpha, secondary } : null;
 }
 
+/** The top-level `tags:` list of strings (empty when absent). */
+function readTags(root: RawNode, report: Report): string[] {
+  const node = entryOf(root, "tags")?.value;
+  if (!node || (node.type === "scalar" && node.value === null)) return [];
+  if (node.type !== "seq") {
+    report(node.at, `tags: expected a list of strings (e.g. [baseline]), got ${describe(node)}`);
+    return [];
+  }
+  return node.items.map((item, i) => readString(item, `tags[${i}]`, report))
+    .filter((t): t is string => t !== undefined);
+}
+
+/** Stage instances of one point: top-level stages once, loop stages at their steps. */
+function instancesPerPoint(e: Experiment): number {
+  let n = 0;
+  for (const stage of Object.values(e.stages)) {
+    if (!stage.inLoop || !e.loop) n++;
+    else n += Math.ceil(e.loop.steps / stage.every);
+  }
+  return n;
+}
+
+/**
+ * Reports a sweep whose points or stage instances exceed {@linkcode LIMITS}
+ * (counted before expansion, from the axis lengths); true when it did.
+ */
+function planTooBig(spec: SweepSpec, base: Experiment, report: Report): boolean {
+  const sizes: { at: Origin; n: number; what: string }[] = [];
+  if (spec.ablation) {
+    const c = spec.ablation.conditions;
+    if (c.length) sizes.push({ at: c[0].at, n: c.length + 1, what: "ablation conditions" });
+  }
+  for (const a of [...spec.grid, spec.zip[0]]) {
+    if (a) sizes.push({ at: a.at, n: a.values.length, what: `values of ${a.target.display}` });
+  }
+  if (spec.seeds) sizes.push({ at: spec.seeds.at, n: spec.seeds.values.length, what: "seeds" });
+  const points = sizes.reduce((p, s) => p * s.n, 1);
+  const fallback = { n: 1, at: { file: base.file, line: 1, col: 1 } };
+  const largest = sizes.reduce((a, b) => (b.n > a.n ? b : a), fallback);
+  if (points > LIMITS.points) {
+    report(
+      largest.at,
+      `the sweep has up to ${points} points (${
+        sizes.map((s) => `${s.n} ${s.what}`).join(" × ")
+      }), more than the limit of ${LIMITS.points}; sweep fewer values`,
+    );
+    return true;
+  }
+  const per = instancesPerPoint(base);
+  if (points * per > LIMITS.instances) {
+    report(
+      largest.at,
+      `the plan has up to ${
+        points * per
+      } stage instances (${points} point(s) × ${per} per point), more than the limit of ${LIMITS.instances}; use fewer loop steps or points`,
+    );
+    return true;
+  }
+  return false;
+}
+
 /** Applies overrides in order to a raw tree. */
 function applyAll(root: RawNode, assigns: Assign[]): RawNode {
   return assigns.reduce(
@@ -1264,6 +1429,74 @@ function runIdOf(experiment: Experiment): string {
   return hashJson(rest as unknown as Json).slice(0, 12);
 }
 
+/** Options of {@linkcode loadExperimentText}. */
+export interface LoadOptions {
+  /**
+   * Check that the files the experiment names (`summary:`) exist, relative to
+   * `file`'s directory, so a typo is found before anything runs
+   * ({@linkcode loadExperimentFile} sets it).
+   */
+  checkFiles?: boolean;
+}
+
+/** Reports a `summary:` SQL file (`node` its value) that is missing or not a file. */
+function checkSummaryFile(node: RawNode, file: string, summary: string, report: Report): void {
+  const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : ".";
+  const path = summary.startsWith("/") ? summary : `${dir}/${summary}`;
+  let problem = "";
+  try {
+    if (!Deno.statSync(path).isFile) problem = "is a directory, not a SQL file";
+  } catch (e) {
+    problem = e instanceof Deno.errors.NotFound ? "does not exist" : `cannot be read (${e})`;
+  }
+  if (!problem) return;
+  const hint = suggestFile(path, [".sql"]);
+  report(
+    node.at,
+    `summary: ${path} ${problem} (the path is relative to the experiment file); ${
+      hint ? `did you mean ${hint}?` : "fix the path or remove summary:"
+    }`,
+  );
+}
+
+/**
+ * Reports the key files (`StageKind.keyFiles`) of `exp`'s stages that do not exist, at the param
+ * that names them (sweep points are checked by the executor before anything runs).
+ */
+function checkKeyFiles(
+  root: RawNode,
+  exp: Experiment,
+  registry: StageRegistry,
+  report: Report,
+): void {
+  const dir = experimentDir(exp.file);
+  for (const spec of Object.values(exp.stages)) {
+    const paths = registry.get(spec.kind)?.keyFiles?.(spec.params, dir) ?? [];
+    const where = spec.inLoop ? `loop.stages.${spec.name}` : `stages.${spec.name}`;
+    const parent = spec.inLoop ? entryOf(root, "loop")?.value : root;
+    const stage = parent && entryOf(parent, "stages")?.value;
+    const node = stage && entryOf(stage, spec.name)?.value;
+    const withNode = node && entryOf(node, "with")?.value;
+    for (const p of paths) {
+      const abs = resolveIn(dir, p);
+      try {
+        Deno.statSync(abs);
+        continue;
+      } catch {
+        // reported below
+      }
+      const entry = withNode?.type === "map"
+        ? withNode.entries.find((e) => e.value.type === "scalar" && e.value.value === p)
+        : undefined;
+      const rel = p.startsWith("/") ? "" : " (relative paths are relative to the experiment file)";
+      report(
+        entry?.value.at ?? node?.at ?? root.at,
+        `${where}.with${entry ? `.${entry.key}` : ""}: ${abs} does not exist${rel}; fix the path`,
+      );
+    }
+  }
+}
+
 /**
  * Loads an experiment from YAML text: validates it, applies `--set`
  * arguments (`path=value` or `path=v1,v2`) and expands its sweep.
@@ -1274,6 +1507,7 @@ export function loadExperimentText(
   file: string,
   registry: StageRegistry,
   sets: string[] = [],
+  options: LoadOptions = {},
 ): SweepPlan {
   const { list, report } = problemList();
   const fail = () => new ConfigError(sortProblems(list, file));
@@ -1304,10 +1538,19 @@ export function loadExperimentText(
   checkZip(spec, report);
 
   const base = validate(applyAll(root, singles), file, registry, report);
+  const summaryNode = entryOf(applyAll(root, singles), "summary")?.value;
+  if (
+    options.checkFiles && summaryNode?.type === "scalar" && typeof summaryNode.value === "string"
+  ) {
+    checkSummaryFile(summaryNode, file, summaryNode.value, report);
+  }
+  if (options.checkFiles && base) checkKeyFiles(applyAll(root, singles), base, registry, report);
   const compare = readCompare(root, report);
+  const tags = readTags(root, report);
   const points: SweepPoint[] = [];
   const seen = new Set<string>();
-  for (const draft of expandSweep(spec)) {
+  const tooBig = base !== undefined && planTooBig(spec, base, report);
+  for (const draft of tooBig ? [] : expandSweep(spec)) {
     const tree = applyAll(root, [...draft.assigns, ...singles]);
     const experiment = validate(tree, file, registry, report);
     if (!experiment) continue;
@@ -1329,10 +1572,11 @@ export function loadExperimentText(
       ].join(" "),
       overrides,
       experiment,
+      tags,
     });
   }
   if (list.length > 0 || base === undefined) throw fail();
-  return { base, points, axes: sweepAxes(spec), compare };
+  return { base, points, axes: sweepAxes(spec), compare, registry };
 }
 
 /**
@@ -1348,21 +1592,7 @@ export async function loadExperimentFile(
   try {
     bytes = await Deno.readFile(path);
   } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound
-      ? "file not found"
-      : error instanceof Deno.errors.IsADirectory
-      ? "it is a directory"
-      : error instanceof Error
-      ? error.message
-      : String(error);
-    throw new ConfigError([
-      {
-        file: path,
-        line: 1,
-        col: 1,
-        message: `Cannot read experiment file: ${reason}`,
-      },
-    ]);
+    throw new ConfigError([{ file: path, line: 1, col: 1, message: unreadable(path, error) }]);
   }
   const text = decodeText(bytes);
   if (typeof text !== "string") {
@@ -1372,7 +1602,50 @@ export async function loadExperimentFile(
       message: "not a text YAML file (binary content: a NUL or control byte, or invalid UTF-8)",
     }]);
   }
-  return loadExperimentText(text, path, registry, sets);
+  let withPlugins: StageRegistry;
+  try {
+    withPlugins = await loadPlugins(text, path, registry);
+  } catch (e) {
+    if (e instanceof PluginError) throw new ConfigError(e.problems);
+    throw e;
+  }
+  return loadExperimentText(text, path, withPlugins, sets, { checkFiles: true });
+}
+
+/** Why an experiment file cannot be read, ending with what to do. */
+function unreadable(path: string, error: unknown): string {
+  // The file the user probably meant: in its directory, the working
+  // directory or a folder of it (e.g. experiments/).
+  const near = () => {
+    let dirs: string[] = [];
+    try {
+      dirs = [...Deno.readDirSync(".")].filter((e) => e.isDirectory && !e.name.startsWith("."))
+        .map((e) => e.name).sort();
+    } catch {
+      // No listing: no suggestion from there.
+    }
+    const hit = suggestFile(path, [".yaml", ".yml"], [".", ...dirs]);
+    return hit ? `; did you mean ${hit}?` : "";
+  };
+  if (error instanceof Deno.errors.NotFound) {
+    return `Cannot read experiment file: file not found; expected FILE.yaml${near()}`;
+  }
+  if (error instanceof Deno.errors.IsADirectory) {
+    let files: string[] = [];
+    try {
+      files = [...Deno.readDirSync(path)].filter((e) => e.isFile && /\.ya?ml$/.test(e.name))
+        .map((e) => `${path.replace(/\/$/, "")}/${e.name}`).sort();
+    } catch {
+      // Unlistable: no examples.
+    }
+    return `Cannot read experiment file: it is a directory; expected FILE.yaml${
+      files.length ? `, e.g. ${files.slice(0, 6).join(", ")}` : ""
+    }`;
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return `Cannot read experiment file: permission denied; make it readable (chmod +r ${path})`;
+  }
+  return `Cannot read experiment file: ${error instanceof Error ? error.message : String(error)}`;
 }
 
 /**

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { suggest } from "./suggest.ts";
 
 /** A user-facing error: a clear one-line message, printed without a stack trace. */
 export class UserError extends Error {
@@ -50,11 +51,65 @@ export function isDiskFull(e: unknown): boolean {
  * `fallback`.
  */
 export function errorPath(e: unknown, fallback: string): string {
+  // Only quoted text that looks like a path: DuckDB also quotes whole
+  // messages ("Failed to create checkpoint …: Could not write file …").
+  const looksLikePath = (t: string) => /^(\/|\.\.?\/)\S/.test(t) || /^[^\s/]+\/\S*$/.test(t);
   for (const x of chain(e)) {
-    const m = /'([^']+)'/.exec(messageOf(x)) ?? /"([^"]+)"/.exec(messageOf(x));
-    if (m) return m[1];
+    for (const m of messageOf(x).matchAll(/'([^']+)'|"([^"]+)"/g)) {
+      const text = m[1] ?? m[2];
+      if (looksLikePath(text)) return text;
+    }
   }
   return fallback;
+}
+
+/** Free KiB on the file system that holds `path` (POSIX `df`), or undefined. */
+export function freeKiB(path: string): number | undefined {
+  try {
+    const out = new Deno.Command("df", { args: ["-Pk", path], stdout: "piped", stderr: "null" })
+      .outputSync();
+    if (!out.success) return undefined;
+    const last = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+    const free = Number(last.split(/\s+/)[3]);
+    return Number.isFinite(free) ? free : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** KiB the files under `dir` occupy on disk (allocated blocks), or undefined. */
+export function usedKiB(dir: string): number | undefined {
+  let bytes = 0;
+  const walk = (d: string) => {
+    for (const e of Deno.readDirSync(d)) {
+      const path = `${d}/${e.name}`;
+      if (e.isDirectory) walk(path);
+      else {
+        const info = Deno.lstatSync(path);
+        bytes += info.blocks !== null ? info.blocks * 512 : info.size;
+      }
+    }
+  };
+  try {
+    walk(dir);
+    return Math.ceil(bytes / 1024);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `F KiB free on that device; the results so far take U KiB; ` (the parts
+ * that could be measured): the space the rest of the run needs comes on top
+ * of what it wrote so far.
+ */
+function spaceNote(dir: string): string {
+  const free = freeKiB(dir);
+  const used = usedKiB(dir);
+  return [
+    free !== undefined ? `${free} KiB free on that device; ` : "",
+    used !== undefined ? `the results so far take ${used} KiB; ` : "",
+  ].join("");
 }
 
 /**
@@ -79,7 +134,9 @@ export function fileSystemError(e: unknown, dir: string): UserError | null {
     return new UserError(
       `no space left on the device while writing ${
         named ? path : `under ${dir}`
-      }: free some space there (or pass --results DIR on another disk) and run again; finished instances stay cached`,
+      }: free some space there (${
+        spaceNote(dir)
+      }or pass --results DIR on another disk) and run again; finished instances stay cached`,
     );
   }
   if (codes.includes("EROFS") || /Read-only file system|\(os error 30\)/.test(text)) {
@@ -105,4 +162,23 @@ export function fileSystemError(e: unknown, dir: string): UserError | null {
     );
   }
   return null;
+}
+
+/**
+ * A {@linkcode UserError} for a command line that `parseArgs` refused: an
+ * unknown option gets the closest option of `usage` and a pointer to
+ * `--help`; anything else keeps its message, followed by the usage text.
+ */
+export function argsError(e: unknown, usage: string): UserError {
+  const message = e instanceof Error ? e.message : String(e);
+  const unknown = /Unknown option '([^']+)'/.exec(message);
+  if (unknown) {
+    const options = [...new Set(usage.match(/--[a-z][a-z-]*/g) ?? [])];
+    const word = unknown[1];
+    const match = suggest(word, options);
+    return new UserError(
+      `unknown option ${word}${match ? `; did you mean ${match}?` : ""} (--help lists the options)`,
+    );
+  }
+  return new UserError(`${message}\n\n${usage}`);
 }

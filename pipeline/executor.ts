@@ -14,33 +14,62 @@
  */
 import { Cache, instanceKey, type KeyParts, type Manifest } from "./cache.ts";
 import { EntryIndex } from "./explain.ts";
+import { experimentDir, KeyFileHasher } from "./key_files.ts";
+import { keyedParams } from "./key_params.ts";
 import { buildPlan, type InstanceNode, type Plan } from "./plan.ts";
 import { isDiskFull } from "./errors.ts";
+import { configHash, pointTag, runConfig } from "./provenance.ts";
 import type { Reporter } from "./progress.ts";
-import { type InstanceJob, runInstance, StageError } from "./run_instance.ts";
+import { type InstanceHooks, type InstanceJob, runInstance, StageError } from "./run_instance.ts";
 import type { InstanceRow, MetricRow, RowExtra, RunRecord } from "./store.ts";
 import type { StageRegistry, SweepPoint } from "./types.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
 /** What the executor writes results into (the DuckDB store implements it). */
 export interface ResultsSink {
+  /** Records a run as it starts (see `ResultsStore.upsertRun`). */
   upsertRun(run: RunRecord): Promise<void>;
+  /** Records a run's final status. */
   setRunStatus(
     runId: string,
     status: string,
     finishedAt?: Date | null,
     error?: string | null,
   ): Promise<void>;
+  /** Drops a run's rows before they are loaded again. */
   clearRun(runId: string): Promise<void>;
+  /** Loads metric rows. */
   appendMetrics(rows: MetricRow[]): Promise<void>;
+  /** Loads instance rows (cache hit or computed, seconds). */
   appendInstances(rows: InstanceRow[]): Promise<void>;
+  /** Loads row-table files (JSON lines) with the columns each file's rows get. */
   appendRowFiles(table: string, items: { file: string; extra: RowExtra }[]): Promise<number>;
+}
+
+/**
+ * Where instances run when not in this process or its worker threads (e.g. a job queue
+ * feeding worker processes on other machines). The DAG, keys, cache lookups and early
+ * cutoff stay with the executor; a backend only carries ready instances to workers.
+ */
+export interface ExecutorBackend {
+  /** Instances the executor may hand over at once. */
+  readonly concurrency: number;
+  /** Runs one instance; resolves once its entry is committed in the local cache `job.cacheRoot`. */
+  run(job: InstanceJob, kind: string, hooks: InstanceHooks): Promise<Manifest>;
+  /**
+   * Called on a local cache miss: brings a finished entry of `key` from a second cache
+   * level into the local cache. Resolves true if it did (the executor then takes it as a hit).
+   */
+  fetch?(key: string, label: string): Promise<boolean>;
+  /** Releases connections. */
+  close(): Promise<void> | void;
 }
 
 /** Options of one execution. */
 export interface ExecuteOptions {
   /** Results directory; the cache lives in `<resultsDir>/cache`. */
   resultsDir: string;
+  /** The stage kinds. */
   registry: StageRegistry;
   /** Module exporting `registry`, imported by worker threads when jobs > 1. */
   registryModule?: string;
@@ -52,9 +81,13 @@ export interface ExecuteOptions {
   explain?: boolean;
   /** Instances computed in parallel (worker threads); 1 runs in-process. */
   jobs?: number;
+  /** Runs instances elsewhere (overrides `jobs`); see {@linkcode ExecutorBackend}. */
+  backend?: ExecutorBackend;
   /** Stop at the first failure instead of finishing the other points. */
   failFast?: boolean;
+  /** Progress events. */
   reporter: Reporter;
+  /** Where metrics, instances and rows go (null: nowhere). */
   sink?: ResultsSink | null;
   /** How often buffered results are written to the sink (default 5000 ms). */
   flushEveryMs?: number;
@@ -62,33 +95,49 @@ export interface ExecuteOptions {
 
 /** Final state of one sweep point. */
 export interface RunOutcome {
+  /** The point's run id. */
   runId: string;
+  /** The point's label. */
   label: string;
+  /** done, failed, or pending (stopped before all its instances finished). */
   status: "done" | "failed" | "pending";
+  /** The root failure, for failed points. */
   error?: string;
 }
 
 /** What happened, for the summary and for tests. */
 export interface ExecuteSummary {
+  /** Per point: its final state. */
   runs: RunOutcome[];
+  /** Unique instances of the plan. */
   instances: number;
+  /** Instances computed. */
   computed: number;
+  /** Instances taken from the cache. */
   cached: number;
+  /** Instances that failed. */
   failed: number;
   /** Dry run only: instances whose key depends on an upstream miss. */
   blocked: number;
   /** Per instance (dry run / explain): status and reasons. */
   details: InstanceReport[];
+  /** Wall time of the execution. */
   seconds: number;
 }
 
 /** Report of one instance. */
 export interface InstanceReport {
+  /** `stage@step`. */
   label: string;
+  /** Stage name. */
   stage: string;
+  /** Loop step, or null outside the loop. */
   step: number | null;
+  /** Instance key, when known (not for blocked or skipped instances). */
   key: string | null;
+  /** What happened (dry runs: hit, miss or blocked). */
   status: "hit" | "miss" | "blocked" | "ran" | "failed" | "skipped";
+  /** Why it missed (with --explain), or why it is blocked. */
   why?: string[];
 }
 
@@ -114,6 +163,9 @@ export async function execute(
   const cache = new Cache(`${opts.resultsDir}/cache`);
   if (!opts.dryRun) cache.cleanStaleTemps();
   const forced = forcedNodes(plan, opts.force ?? []);
+  // External files (StageKind.keyFiles) are hashed once, up front: a missing one stops the run
+  // before anything runs.
+  const ext = externalFiles(plan);
   const index = opts.explain ? new EntryIndex(cache.manifests()) : null;
   const state = new Map<InstanceNode, NodeState>();
   for (const n of plan.nodes) {
@@ -138,10 +190,11 @@ export async function execute(
   rep.begin(plan.nodes.length, plan.runs.size);
   const byStage = new Map<string, number>();
   for (const n of plan.nodes) byStage.set(n.stage, (byStage.get(n.stage) ?? 0) + 1);
-  rep.plan?.(byStage, opts.jobs ?? 1);
+  const parallel = opts.backend ? opts.backend.concurrency : opts.jobs ?? 1;
+  rep.plan?.(byStage, parallel);
 
   if (opts.dryRun) {
-    dryRun(plan, cache, forced, index, state, summary);
+    dryRun(plan, cache, forced, index, state, summary, ext);
     summary.seconds = (performance.now() - t0) / 1000;
     return summary;
   }
@@ -155,17 +208,20 @@ export async function execute(
     }
   }
   const ingest = new Ingest(sink, opts.flushEveryMs ?? 5000);
-  const pool = (opts.jobs ?? 1) > 1 ? new WorkerPool(opts.jobs!, opts.registryModule) : null;
+  const pool = opts.backend ??
+    (parallel > 1 ? new WorkerPool(parallel, opts.registryModule, opts.registry.plugins) : null);
   let stop = false;
 
-  const keyPartsOf = (n: InstanceNode) => keyParts(n, state);
+  const keyPartsOf = (n: InstanceNode) => keyParts(n, state, ext);
+  // Progress lines name the point(s) an instance belongs to (`[hicra s3] update@19`).
+  const shownLabel = (n: InstanceNode) => `${pointsTag(n, plan)}${nodeLabel(n)}`;
 
   // Threads an instance may use (see StageContext.threads), set when it is dispatched.
   const inProcessThreads = navigator.hardwareConcurrency || 1;
   const threadsOf = new Map<InstanceNode, number>();
   const compute = async (n: InstanceNode, parts: KeyParts, key: string) => {
     // Retention may have dropped an input's files: rebuild those first.
-    for (const d of Object.values(n.deps)) await materialize(d);
+    for (const [, d] of readDeps(n)) await materialize(d);
     const job: InstanceJob = {
       key,
       keyParts: parts,
@@ -175,7 +231,7 @@ export async function execute(
       seed: n.seed,
       runtime: n.runtime,
       inputs: Object.fromEntries(
-        Object.entries(n.deps).map(([k, d]) => {
+        readDeps(n).map(([k, d]) => {
           const s = state.get(d)!;
           return [k, {
             dir: `${s.dir}/out`,
@@ -187,8 +243,9 @@ export async function execute(
       ),
       cacheRoot: cache.root,
       threads: pool ? threadsOf.get(n) ?? 1 : inProcessThreads,
+      dir: ext.get(n)?.dir,
     };
-    const label = nodeLabel(n);
+    const label = shownLabel(n);
     const hooks = {
       progress: (d: number, t: number, note?: string) => rep.progress(label, d, t, note),
       log: (m: string) => rep.line(`  ${label}: ${m}`),
@@ -212,7 +269,7 @@ export async function execute(
   const rebuild = async (n: InstanceNode): Promise<void> => {
     const s = state.get(n)!;
     if (!s.manifest || !s.manifest.pruned) return;
-    rep.line(`  ${nodeLabel(n)}: output was pruned by retention; recomputing it`);
+    rep.line(`  ${shownLabel(n)}: output was pruned by retention; recomputing it`);
     const parts = keyPartsOf(n);
     const m = await compute(n, parts, s.manifest.key);
     if (m.outputHash !== s.manifest.outputHash) {
@@ -232,6 +289,7 @@ export async function execute(
   const process = async (n: InstanceNode): Promise<void> => {
     const s = state.get(n)!;
     const label = nodeLabel(n);
+    const shown = shownLabel(n);
     const failedDep = Object.values(n.deps).find((d) => state.get(d)!.failed);
     if (failedDep || stop) {
       s.failed = stop || state.get(failedDep!)!.failed === "stopped"
@@ -250,12 +308,15 @@ export async function execute(
     const isForced = forced.has(n) && !computedKeys.has(key);
     let why: string[] | undefined;
     if (!isForced) {
-      const found = cache.lookup(key);
+      let found = cache.lookup(key);
+      if (found.status === "miss" && opts.backend?.fetch && await opts.backend.fetch(key, shown)) {
+        found = cache.lookup(key);
+      }
       if (found.status === "hit") {
         s.manifest = found.manifest;
         s.dir = found.dir;
         summary.cached++;
-        rep.done(label, true, 0);
+        rep.done(shown, true, 0);
         summary.details.push({ label, stage: n.stage, step: n.step, key, status: "hit" });
         await ingest.add(n, found.manifest, found.dir, true);
         return;
@@ -274,7 +335,7 @@ export async function execute(
     } else {
       why = ["forced"];
     }
-    rep.start(label);
+    rep.start(shown);
     const running = compute(n, parts, key);
     inflight.set(key, running.then(() => {}, () => {}));
     let m: Manifest;
@@ -292,7 +353,7 @@ export async function execute(
       s.failed = msg;
       summary.failed++;
       rep.failed(
-        label,
+        shown,
         e instanceof StageError
           ? (e.cause instanceof Error ? e.cause.message : String(e.cause))
           : msg,
@@ -308,7 +369,7 @@ export async function execute(
     s.dir = cache.entryDir(key);
     index?.add(m);
     summary.computed++;
-    rep.done(label, false, m.seconds, why);
+    rep.done(shown, false, m.seconds, why);
     summary.details.push({ label, stage: n.stage, step: n.step, key, status: "ran", why });
     // Outside the try: a results-store error stops the execution; it is no stage failure.
     await ingest.add(n, m, s.dir, false);
@@ -335,7 +396,7 @@ export async function execute(
         afterDone(n);
       }
     } else {
-      await runParallel(plan, opts.jobs!, async (n, threads) => {
+      await runParallel(plan, parallel, async (n, threads) => {
         threadsOf.set(n, threads);
         try {
           await process(n);
@@ -349,7 +410,7 @@ export async function execute(
     }
     await ingest.flush();
   } finally {
-    pool?.close();
+    await pool?.close();
   }
 
   for (const { point, nodes } of plan.runs.values()) {
@@ -365,19 +426,57 @@ export async function execute(
   return summary;
 }
 
+/** Experiment folder of a node and the hashes of its key files (see `key_files.ts`). */
+interface NodeExternal {
+  dir: string;
+  files?: Record<string, string>;
+}
+
+/** Per node: its experiment's folder and, for kinds that declare key files, their hashes. */
+function externalFiles(plan: Plan): Map<InstanceNode, NodeExternal> {
+  const out = new Map<InstanceNode, NodeExternal>();
+  const hasher = new KeyFileHasher();
+  const dirs = new Map<string, { dir: string; file: string }>();
+  for (const [runId, { point }] of plan.runs) {
+    dirs.set(runId, { dir: experimentDir(point.experiment.file), file: point.experiment.file });
+  }
+  for (const n of plan.nodes) {
+    const exp = dirs.get(n.uses[0]?.runId);
+    if (!exp) continue;
+    const where = `${exp.file}: stage ${n.stage}`;
+    out.set(n, { dir: exp.dir, files: hasher.files(n.kind, n.params, exp.dir, where) });
+  }
+  return out;
+}
+
 /** Key parts of a node whose inputs are all resolved. */
-function keyParts(n: InstanceNode, state: Map<InstanceNode, NodeState>): KeyParts {
+function keyParts(
+  n: InstanceNode,
+  state: Map<InstanceNode, NodeState>,
+  ext: Map<InstanceNode, NodeExternal>,
+): KeyParts {
+  const files = ext.get(n)?.files;
   return {
     kind: n.kind.name,
     version: n.kind.version,
-    params: n.params,
+    params: keyedParams(n.kind.params, n.params),
     inputs: Object.fromEntries(
-      Object.entries(n.deps).map(([k, d]) => [k, state.get(d)!.manifest!.outputHash]),
+      readDeps(n).map(([k, d]) => [k, state.get(d)!.manifest!.outputHash]),
     ),
     seed: n.seed,
     runtime: n.runtime,
     step: n.step,
+    ...(n.kind.sources ? { sources: n.kind.sources } : {}),
+    ...(files ? { files } : {}),
   };
+}
+
+/**
+ * The inputs an instance reads (`StageKind.readsInput`): the others are left out of
+ * its key and not rebuilt after retention, though they are still scheduled first.
+ */
+function readDeps(n: InstanceNode): [string, InstanceNode][] {
+  return Object.entries(n.deps).filter(([name]) => n.kind.readsInput?.(name, n.params) ?? true);
 }
 
 function rootError(n: InstanceNode, state: Map<InstanceNode, NodeState>): string {
@@ -391,8 +490,25 @@ function rootError(n: InstanceNode, state: Map<InstanceNode, NodeState>): string
   }
 }
 
-function runRecord(point: SweepPoint, status: string, startedAt: Date) {
+/**
+ * `[tag] ` of the points that use a node (see `pointTag`): one point's tag,
+ * `[tag +k]` when shared with k more, `[all]` when every point shares it;
+ * empty for a single-point plan.
+ */
+function pointsTag(n: InstanceNode, plan: Plan): string {
+  if (plan.runs.size <= 1) return "";
+  const ids = [...new Set(n.uses.map((u) => u.runId))];
+  if (ids.length === plan.runs.size) return "[all] ";
+  const first = pointTag(plan.runs.get(ids[0])?.point.label ?? ids[0]);
+  return ids.length === 1 ? `[${first}] ` : `[${first} +${ids.length - 1}] `;
+}
+
+function runRecord(point: SweepPoint, status: string, startedAt: Date): RunRecord {
+  const config = runConfig(point.experiment);
   return {
+    config,
+    configHash: configHash(config),
+    tags: point.tags ?? [],
     runId: point.runId,
     experiment: point.experiment.name,
     label: point.label,
@@ -425,6 +541,7 @@ function dryRun(
   index: EntryIndex | null,
   state: Map<InstanceNode, NodeState>,
   summary: ExecuteSummary,
+  ext: Map<InstanceNode, NodeExternal>,
 ): void {
   for (const n of plan.nodes) {
     const label = nodeLabel(n);
@@ -442,7 +559,7 @@ function dryRun(
       });
       continue;
     }
-    const parts = keyParts(n, state);
+    const parts = keyParts(n, state, ext);
     const key = instanceKey(parts);
     const found = forced.has(n) ? { status: "miss" as const } : cache.lookup(key, false);
     if (found.status === "hit") {

@@ -341,16 +341,28 @@ export function parseSet(arg: string, index: number): SetArg | string {
   }
   const path = arg.slice(0, eq).trim();
   const text = arg.slice(eq + 1).trim();
-  if (path === "") return `${label}: the path before "=" is empty`;
+  if (path === "") {
+    return `${label}: the path before "=" is empty; write PATH=VALUE, e.g. --set loop.steps${
+      arg.slice(eq)
+    }`;
+  }
   if (text === "") {
     return `${label}: no value after "="; write e.g. ${path}=1 or ${path}=1,2`;
   }
   const values: RawNode[] = [];
-  for (const piece of splitValues(text)) {
-    if (piece === "") return `${label}: empty value in the list "${text}"`;
+  const pieces = splitValues(text);
+  for (const piece of pieces) {
+    if (piece === "") {
+      const fixed = pieces.filter((p) => p !== "").join(",");
+      return `${label}: empty value in the list "${text}"; remove the extra comma${
+        fixed ? `: ${path}=${fixed}` : ""
+      }`;
+    }
     const doc = parseDocument(piece);
     if (doc.errors.length > 0) {
-      return `${label}: cannot parse value "${piece}": ${doc.errors[0].message.split("\n")[0]}`;
+      return `${label}: cannot parse value "${piece}": ${
+        doc.errors[0].message.split("\n")[0].replace(/ at line \d+.*$/, "")
+      }; write a YAML scalar or a flow list like [1, 2] (quote text with commas or brackets)`;
     }
     values.push(
       toRaw(doc.contents, doc, null, "--set", at, at),

@@ -107,6 +107,16 @@ function unrollPoint(
     return k === 0 || (step + 1) % k === 0 || step === steps - 1;
   };
 
+  // Params as far as they matter (StageKind.keyParams), once per stage spec.
+  const keyed = new Map<StageSpec, JsonObject>();
+  const paramsOf = (spec: StageSpec, kind: StageKind): JsonObject => {
+    let p = keyed.get(spec);
+    if (p === undefined) {
+      keyed.set(spec, p = kind.keyParams ? kind.keyParams(spec.params) : spec.params);
+    }
+    return p;
+  };
+
   const labelOf = (spec: StageSpec, step: number | null) =>
     step === null ? spec.name : `${spec.name}@${step}`;
 
@@ -117,7 +127,7 @@ function unrollPoint(
   const headOf = (spec: StageSpec, kind: StageKind): string => {
     let head = specHeads.get(spec);
     if (head === undefined) {
-      const text = canonicalJson([kind.name, kind.version, spec.params, exp.runtime]);
+      const text = canonicalJson([kind.name, kind.version, paramsOf(spec, kind), exp.runtime]);
       head = heads.get(text);
       if (head === undefined) heads.set(text, head = `h${heads.size}`);
       specHeads.set(spec, head);
@@ -140,7 +150,7 @@ function unrollPoint(
         stage: spec.name,
         step,
         kind,
-        params: spec.params,
+        params: paramsOf(spec, kind),
         seed,
         runtime: exp.runtime,
         deps,

@@ -33,31 +33,43 @@ function fmtDuration(s: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
-/** Shared counting for both reporters. */
-abstract class CountingReporter implements Reporter {
+/** Shared counting for both reporters (a base for other reporters). */
+export abstract class CountingReporter implements Reporter {
+  /** Instances planned. */
   protected total = 0;
+  /** Instances finished (cached, computed or failed). */
   protected finished = 0;
+  /** Instances taken from the cache. */
   protected cached = 0;
+  /** Instances computed. */
   protected computed = 0;
-  protected t0 = performance.now();
+  /** When the plan began (performance.now()). */
+  protected t0: number = performance.now();
 
+  /** Resets the counters for a plan of `total` instances. */
   begin(total: number, _runs: number): void {
     this.total = total;
     this.t0 = performance.now();
   }
+  /** An instance starts computing. */
   abstract start(label: string): void;
+  /** Progress inside a computing instance. */
   abstract progress(label: string, done: number, total: number, note?: string): void;
+  /** Counts a finished instance. */
   done(label: string, cached: boolean, seconds: number): void {
     this.finished++;
     this.see(label, cached, seconds);
     if (cached) this.cached++;
     else this.computed++;
   }
+  /** Counts a failed instance. */
   failed(label: string, _message: string): void {
     this.finished++;
     this.see(label, true, 0);
   }
+  /** A free-form line. */
   abstract line(text: string): void;
+  /** Clears any status line. */
   abstract end(): void;
 
   /**
@@ -95,13 +107,18 @@ abstract class CountingReporter implements Reporter {
     this.parallel = Math.max(1, parallel);
   }
 
+  /** Instances running at once. */
   protected parallel = 1;
 
-  protected plannedByStage = new Map<string, number>();
-  protected seenByStage = new Map<string, { n: number; computed: number; seconds: number }>();
+  /** Instances planned per stage. */
+  protected plannedByStage: Map<string, number> = new Map();
+  /** Per stage: instances finished, computed, and their seconds. */
+  protected seenByStage: Map<string, { n: number; computed: number; seconds: number }> = new Map();
 
+  /** Counts a finished instance for its stage (the ETA's input). */
   protected see(label: string, cached: boolean, seconds: number): void {
-    const stage = label.split("@")[0];
+    // Labels may carry a point prefix (`[hicra s3] update@19`).
+    const stage = label.replace(/^\[[^\]]*\] /, "").split("@")[0];
     const s = this.seenByStage.get(stage) ?? { n: 0, computed: 0, seconds: 0 };
     s.n++;
     if (!cached) {
@@ -111,6 +128,7 @@ abstract class CountingReporter implements Reporter {
     this.seenByStage.set(stage, s);
   }
 
+  /** `[finished/total]`. */
   protected counter(): string {
     const w = String(this.total).length;
     return `[${String(this.finished).padStart(w)}/${this.total}]`;
@@ -120,16 +138,20 @@ abstract class CountingReporter implements Reporter {
 /** Plain lines: one per finished instance; inner progress at most every 10%. */
 export class PlainReporter extends CountingReporter {
   #lastTenth = new Map<string, number>();
+  /** Writes each line with `write` (default: console.log). */
   constructor(private write: (s: string) => void = (s) => console.log(s)) {
     super();
   }
+  /** Nothing: a line is written when the instance finishes. */
   start(_label: string): void {}
+  /** Inner progress of a computing instance. */
   progress(label: string, done: number, total: number, note?: string): void {
     const tenth = Math.floor((10 * done) / Math.max(total, 1));
     if ((this.#lastTenth.get(label) ?? -1) >= tenth) return;
     this.#lastTenth.set(label, tenth);
     this.write(`  ${label} ${done}/${total}${note ? ` ${note}` : ""}`);
   }
+  /** One line per finished instance (with the ETA), and its miss reasons. */
   override done(label: string, cached: boolean, seconds: number, why?: string[]): void {
     super.done(label, cached, seconds);
     const status = cached ? "cached" : `ran ${fmtDuration(seconds)}`;
@@ -141,13 +163,16 @@ export class PlainReporter extends CountingReporter {
     );
     for (const w of why ?? []) this.write(`    why: ${w}`);
   }
+  /** One line per failed instance. */
   override failed(label: string, message: string): void {
     super.failed(label, message);
     this.write(`${this.counter()} ${label} FAILED: ${message}`);
   }
+  /** A free-form line. */
   line(text: string): void {
     this.write(text);
   }
+  /** Nothing to clear. */
   end(): void {}
 }
 
@@ -159,12 +184,14 @@ export class TtyReporter extends CountingReporter {
   #innerStart = 0;
   #enc = new TextEncoder();
 
+  /** Shows the instance on the status line. */
   start(label: string): void {
     this.#current = label;
     this.#inner = "";
     this.#innerStart = performance.now();
     this.#draw(true);
   }
+  /** Inner progress of a computing instance. */
   progress(label: string, done: number, total: number, note?: string): void {
     const secs = (performance.now() - this.#innerStart) / 1000;
     const rate = done / Math.max(secs, 1e-9);
@@ -175,6 +202,7 @@ export class TtyReporter extends CountingReporter {
     }`;
     this.#draw(false);
   }
+  /** One line per finished instance (with the ETA), and its miss reasons. */
   override done(label: string, cached: boolean, seconds: number, why?: string[]): void {
     super.done(label, cached, seconds);
     if (!cached || why?.length) {
@@ -186,13 +214,16 @@ export class TtyReporter extends CountingReporter {
     this.#inner = "";
     this.#draw(true);
   }
+  /** One line per failed instance. */
   override failed(label: string, message: string): void {
     super.failed(label, message);
     this.#print(`${this.counter()} ${label} FAILED: ${message}`);
   }
+  /** A free-form line. */
   line(text: string): void {
     this.#print(text);
   }
+  /** Clears the status line. */
   end(): void {
     Deno.stderr.writeSync(this.#enc.encode("\r\x1b[2K"));
   }
@@ -217,11 +248,13 @@ export class TtyReporter extends CountingReporter {
 /** A silent reporter (tests, benches). */
 export class SilentReporter implements Reporter {
   begin(_total: number, _runs: number): void {}
+  /** Nothing: a line is written when the instance finishes. */
   start(_label: string): void {}
   progress(_label: string, _done: number, _total: number, _note?: string): void {}
   done(_label: string, _cached: boolean, _seconds: number, _why?: string[]): void {}
   failed(_label: string, _message: string): void {}
   line(_text: string): void {}
+  /** Nothing to clear. */
   end(): void {}
 }
 

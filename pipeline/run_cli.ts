@@ -4,10 +4,12 @@
  *
  * @module
  */
+import { selectConditions } from "./select.ts";
 import { parseArgs } from "node:util";
 import { ConfigError, loadExperimentFile, type SweepPlan } from "./config.ts";
-import { fileSystemError, UserError } from "./errors.ts";
-import { execute, type ExecuteSummary } from "./executor.ts";
+import { argsError, fileSystemError, UserError } from "./errors.ts";
+import { execute, type ExecuteSummary, type ExecutorBackend } from "./executor.ts";
+import { summarizeExplain } from "./explain.ts";
 import { acquireLock } from "./lock.ts";
 import { defaultReporter, type Reporter, SilentReporter } from "./progress.ts";
 import {
@@ -33,14 +35,23 @@ Everything already computed is reused; a killed run started again resumes.
 Options:
   --results DIR     results directory (cache, runs.duckdb, reports) [results]
   --dry-run         print the instance plan with cache hit / miss; run nothing
-  --explain         for every miss, say which key part changed against the
-                    nearest earlier entry of that stage
+  --explain         per stage: instances cached / to run and why they miss
+                    (which key part changed against the nearest earlier entry)
+  --explain=full    the same for every missing instance, one by one
   --force STAGE     rerun STAGE and everything downstream (repeatable)
   --set PATH=V      override a value; PATH=V1,V2,... sweeps it (repeatable);
                     PATH is e.g. seed, loop.steps, update.lr (stage.param)
+  --only A,B        run only these ablation conditions (and the compare:
+                    baseline), e.g. --only gtpo,gspo (repeatable)
   --jobs N          instances computed in parallel (worker threads)
                     [number of CPU cores, at most 4]
+  --executor NAME   local (in-process / worker threads) [local], or pgboss:
+                    worker processes (deno task worker) through a job queue
+  --queue URL       postgres://… job queue of --executor pgboss
+  --cache URL       s3://BUCKET/PREFIX shared cache of --executor pgboss
   --fail-fast       stop at the first failure (default: finish other points)
+  --tag NAME        tag the runs (repeatable; adds to the file's tags:), for
+                    deno task runs --tag NAME
   --wait            wait for another run holding the results directory
   --quiet           only the final summary
   -h, --help        this text
@@ -66,8 +77,27 @@ function defaultJobs(): number {
   return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
 }
 
+/** What an `--executor` backend is opened with. */
+export interface BackendRequest {
+  /** `--queue URL`: the job queue. */
+  queue?: string;
+  /** `--cache URL`: the shared second-level cache. */
+  cache?: string;
+  /** The results directory (its `cache/` is the local cache). */
+  resultsDir: string;
+  /** Module URL exporting `registry`, for the workers. */
+  registryModule: string;
+  /** Plug-ins the experiment loaded (workers load them too). */
+  plugins: { path: string; url: string; hash: string }[];
+  /** Warning lines for the progress output. */
+  report: (line: string) => void;
+}
+
 /** Hooks a lab adds to the generic command. */
 export interface RunCliOptions {
+  /** Executor backends by `--executor` name (besides the built-in `local`). */
+  executors?: Record<string, (req: BackendRequest) => Promise<ExecutorBackend>>;
+  /** The stage kinds. */
   registry: StageRegistry;
   /** Module URL exporting `registry`, for worker threads. */
   registryModule: string;
@@ -111,15 +141,22 @@ async function runCommand(args: string[], opts: RunCliOptions): Promise<number> 
   let parsed;
   try {
     parsed = parseArgs({
-      args,
+      // `--explain=full` is a flag of its own (parseArgs has no optional values).
+      args: args.map((a) => a === "--explain=full" ? "--explain-full" : a),
       allowPositionals: true,
       options: {
         results: { type: "string", default: "results" },
         "dry-run": { type: "boolean", default: false },
         explain: { type: "boolean", default: false },
+        "explain-full": { type: "boolean", default: false },
+        tag: { type: "string", multiple: true, default: [] },
         force: { type: "string", multiple: true, default: [] },
         set: { type: "string", multiple: true, default: [] },
+        only: { type: "string", multiple: true, default: [] },
         jobs: { type: "string", default: String(defaultJobs()) },
+        executor: { type: "string", default: "local" },
+        queue: { type: "string" },
+        cache: { type: "string" },
         "fail-fast": { type: "boolean", default: false },
         wait: { type: "boolean", default: false },
         quiet: { type: "boolean", default: false },
@@ -127,7 +164,7 @@ async function runCommand(args: string[], opts: RunCliOptions): Promise<number> 
       },
     });
   } catch (e) {
-    throw new UserError(`${(e as Error).message}\n\n${RUN_USAGE}`);
+    throw argsError(e, RUN_USAGE);
   }
   const v = parsed.values;
   if (v.help) {
@@ -143,9 +180,21 @@ async function runCommand(args: string[], opts: RunCliOptions): Promise<number> 
   if (!Number.isInteger(jobs) || jobs < 1) {
     throw new UserError(`--jobs must be a positive integer, got "${v.jobs}"`);
   }
+  if (v.executor !== "local" && !opts.executors?.[v.executor!]) {
+    const known = ["local", ...Object.keys(opts.executors ?? {})].join(", ");
+    throw new UserError(`--executor ${v.executor}: unknown (executors: ${known})`);
+  }
+  if (v.executor !== "local" && !v.queue) {
+    throw new UserError(`--executor ${v.executor} needs --queue postgres://HOST:PORT/DB`);
+  }
+  if (v.executor === "local" && (v.queue || v.cache)) {
+    throw new UserError(`--queue and --cache need --executor pgboss`);
+  }
   const file = parsed.positionals[0];
   const resultsDir = v.results!;
-  const plan = await loadExperimentFile(file, opts.registry, v.set);
+  const plan = selectConditions(await loadExperimentFile(file, opts.registry, v.set), v.only!);
+  for (const p of plan.points) p.tags = [...new Set([...(p.tags ?? []), ...v.tag!])];
+  if (v["explain-full"]) v.explain = true;
   for (const stage of v.force!) {
     if (!plan.base.stages[stage]) {
       throw new UserError(
@@ -181,10 +230,15 @@ async function runCommand(args: string[], opts: RunCliOptions): Promise<number> 
 interface RunFlags {
   "dry-run"?: boolean;
   explain?: boolean;
+  /** Per-instance explanations instead of the per-stage summary. */
+  "explain-full"?: boolean;
   force?: string[];
   "fail-fast"?: boolean;
   wait?: boolean;
   quiet?: boolean;
+  executor?: string;
+  queue?: string;
+  cache?: string;
 }
 
 async function runPlan(
@@ -206,13 +260,13 @@ async function runPlan(
   if (v["dry-run"]) {
     const summary = await execute(plan.points, {
       resultsDir,
-      registry: opts.registry,
+      registry: plan.registry,
       force: v.force,
       dryRun: true,
       explain: v.explain,
       reporter,
     });
-    printDryRun(plan.points.length, summary, v.explain!, print);
+    printDryRun(plan.points.length, summary, v.explain!, v["explain-full"]!, print);
     return 0;
   }
 
@@ -227,11 +281,13 @@ async function runPlan(
     console.error(
       `warning: the results database ${dbPath} is corrupt (${reason}); moved it to ${moved} and rebuilding it from the cache (run other experiments again to restore their rows)`,
     );
+  // A deleted database is rebuilt from the cache (the source of truth); said once it worked.
+  const rebuilt = !exists(dbPath) && exists(`${resultsDir}/cache/entries`);
   try {
     // A database found corrupt while the run writes it is moved aside and the
     // run repeated once: what it computed is cached, so it is only re-ingested.
     for (let attempt = 0;; attempt++) {
-      const store = await ResultsStore.open(resultsDir, { onCorrupt: corrupt });
+      const store = await ResultsStore.open(resultsDir, { onCorrupt: corrupt, live: true });
       let code: number;
       try {
         code = await runWithStore(store, plan, file, resultsDir, jobs, v, opts, reporter, print);
@@ -252,6 +308,11 @@ async function runPlan(
         throw failure;
       }
       await store.close();
+      if (rebuilt) {
+        console.error(
+          `note: the results database ${dbPath} was missing; rebuilt it from the cache (run other experiments again to restore their rows)`,
+        );
+      }
       return code;
     }
   } finally {
@@ -277,23 +338,48 @@ async function runWithStore(
       } → ${resultsDir}`,
     );
   }
+  const backend = v.executor && v.executor !== "local"
+    ? await opts.executors![v.executor]({
+      queue: v.queue,
+      cache: v.cache,
+      resultsDir,
+      registryModule: opts.registryModule,
+      plugins: plan.registry.plugins ?? [],
+      report: (line) => reporter.line(line),
+    })
+    : undefined;
   const summary = await execute(plan.points, {
+    backend,
     resultsDir,
-    registry: opts.registry,
+    registry: plan.registry,
     registryModule: opts.registryModule,
     force: v.force,
     explain: v.explain,
     jobs,
     failFast: v["fail-fast"],
-    reporter,
+    // The per-stage summary replaces per-instance reasons unless --explain=full.
+    reporter: v.explain && !v["explain-full"] ? withoutReasons(reporter) : reporter,
     sink: store,
   });
+  if (plan.compare) {
+    const { stage, name } = plan.compare.metric;
+    const metric = { stage, name, aggregate: plan.compare.aggregate };
+    await store.setPrimaryMetric(plan.points.map((p) => p.runId), metric);
+  }
   printSummary(summary, print);
+  if (v.explain && !v["explain-full"]) {
+    for (const line of summarizeExplain(summary.details)) print(`  ${line}`);
+  }
   const ok = summary.runs.every((r) => r.status === "done");
   if (summary.runs.some((r) => r.status === "done")) {
     if (plan.base.summary) {
       // The summary describes this experiment only, whatever else the directory holds.
-      const unscope = await scopeToExperiment(store, plan.base.name);
+      // Only this invocation's points: runs of an earlier version of the file are left out.
+      const unscope = await scopeToExperiment(
+        store,
+        plan.base.name,
+        plan.points.map((p) => p.runId),
+      );
       try {
         await printSummarySql(store, file, plan.base.summary, print);
       } finally {
@@ -318,6 +404,16 @@ async function runWithStore(
   }
   print(`results: ${resultsDir}/runs.duckdb (deno task sql --results ${resultsDir} "…")`);
   return ok ? 0 : 1;
+}
+
+/** Whether a path exists. */
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -377,10 +473,25 @@ async function printSummarySql(
   }
 }
 
+/** A reporter that passes everything on but the per-instance miss reasons. */
+function withoutReasons(r: Reporter): Reporter {
+  return {
+    begin: (total, runs) => r.begin(total, runs),
+    plan: r.plan ? (byStage, parallel) => r.plan!(byStage, parallel) : undefined,
+    start: (label) => r.start(label),
+    progress: (label, done, total, note) => r.progress(label, done, total, note),
+    done: (label, cached, seconds) => r.done(label, cached, seconds),
+    failed: (label, message) => r.failed(label, message),
+    line: (text) => r.line(text),
+    end: () => r.end(),
+  };
+}
+
 function printDryRun(
   points: number,
   s: ExecuteSummary,
   explain: boolean,
+  full: boolean,
   print: (s: string) => void,
 ): void {
   const byStage = new Map<string, Record<string, number>>();
@@ -400,7 +511,11 @@ function printDryRun(
       r.blocked,
     ]),
   ));
-  if (explain) {
+  if (explain && !full) {
+    print("why they miss (details: --explain=full):");
+    for (const line of summarizeExplain(s.details)) print(`  ${line}`);
+  }
+  if (full) {
     for (const d of s.details) {
       if (d.status === "hit") continue;
       print(`${d.label}: ${d.status}${d.key ? ` (key ${d.key.slice(0, 12)})` : ""}`);

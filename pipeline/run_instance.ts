@@ -11,7 +11,7 @@ import type { StageContext, StageKind } from "./types.ts";
 export interface InstanceJob extends
   Pick<
     StageContext,
-    "stage" | "step" | "params" | "seed" | "runtime" | "inputs" | "threads"
+    "stage" | "step" | "params" | "seed" | "runtime" | "inputs" | "threads" | "dir"
   > {
   key: string;
   keyParts: KeyParts;
@@ -56,6 +56,7 @@ export async function runInstance(
       runtime: job.runtime,
       inputs: job.inputs,
       outDir: `${tmp}/out`,
+      dir: job.dir,
       threads: job.threads,
       metric(name, value) {
         if (typeof value !== "number" || !Number.isFinite(value)) {

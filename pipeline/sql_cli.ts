@@ -15,6 +15,7 @@ import {
   ResultsStore,
 } from "./store.ts";
 import { join } from "node:path";
+import { describeSchema, type TableDoc } from "./schema.ts";
 
 /** Where `sqlMain` writes (defaults to the console). */
 export interface SqlIO {
@@ -27,16 +28,21 @@ type Format = "table" | "csv" | "json";
 interface SqlArgs {
   results: string;
   format: Format;
+  /** `--schema`: describe the tables instead of running SQL. */
+  schema?: boolean;
   /** A .sql file path or a query text. */
   source: string;
 }
 
 const USAGE = `usage: deno task sql [--results DIR] [--csv|--json] (FILE.sql | "QUERY")
+       deno task sql [--results DIR] --schema
 
 Runs SQL against DIR/${DB_FILE} (read only) and prints every result set.
 A FILE.sql may hold several statements separated by ';'.
 
   --results DIR  results directory (default: results)
+  --schema       print every table, view and column with its meaning
+                 (and whatever else DIR/${DB_FILE} holds), then exit
   --csv          print CSV instead of a table
   --json         print a JSON array of row objects
   -h, --help     show this help`;
@@ -53,6 +59,7 @@ const consoleIO: SqlIO = {
 export async function sqlMain(
   args: string[],
   io: SqlIO = consoleIO,
+  opts: { tables?: TableDoc[] } = {},
 ): Promise<number> {
   try {
     const parsed = parseArgs(args);
@@ -60,8 +67,12 @@ export async function sqlMain(
       io.out(USAGE);
       return 0;
     }
+    if (parsed.schema) {
+      io.out(await describeResults(parsed.results, opts.tables ?? []));
+      return 0;
+    }
     const sql = await readSource(parsed.source);
-    const store = await openStore(parsed.results);
+    const store = await openStore(parsed.results, io);
     let results: QueryResult[];
     try {
       results = await store.queryScript(sql);
@@ -85,12 +96,14 @@ export async function sqlMain(
 function parseArgs(args: string[]): SqlArgs | "help" {
   let results = "results";
   let format: Format = "table";
+  let schema = false;
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "-h" || a === "--help") return "help";
     else if (a === "--csv") format = "csv";
     else if (a === "--json") format = "json";
+    else if (a === "--schema") schema = true;
     else if (a === "--results") {
       if (i + 1 >= args.length) {
         throw new UserError("--results needs a directory");
@@ -101,6 +114,7 @@ function parseArgs(args: string[]): SqlArgs | "help" {
       throw new UserError(`unknown option ${a} (see --help)`);
     } else positional.push(a);
   }
+  if (schema && positional.length === 0) return { results, format, source: "", schema };
   if (positional.length !== 1) {
     throw new UserError(
       positional.length === 0
@@ -124,9 +138,21 @@ async function readSource(source: string): Promise<string> {
   }
 }
 
-async function openStore(dir: string): Promise<ResultsStore> {
+/**
+ * Opens the database read only; during a run, the run's live snapshot of its
+ * committed results (said on stderr).
+ */
+async function openStore(dir: string, io: SqlIO): Promise<ResultsStore> {
   try {
-    return await ResultsStore.open(dir, { readOnly: true });
+    const { store, snapshotAt } = await ResultsStore.openForReading(dir);
+    if (snapshotAt) {
+      io.err(
+        `note: a run is writing ${join(dir, DB_FILE)}; showing its committed results as of ${
+          snapshotAt.toISOString().slice(11, 19)
+        } UTC`,
+      );
+    }
+    return store;
   } catch (e) {
     if (isLockError(e)) {
       const pid = lockHolderPid(e);
@@ -146,6 +172,25 @@ function render(r: QueryResult, format: Format): string {
   if (format === "json") return formatJson(r.columns, r.rows);
   const n = r.rows.length;
   return `${formatTable(r.columns, r.rows, { types: r.types })}\n(${n} row${n === 1 ? "" : "s"})`;
+}
+
+/**
+ * `--schema`: the described tables (the store's, `comparisons`, then the
+ * lab's `tables`), then what the database of `dir` holds beyond them, if it
+ * can be read.
+ */
+async function describeResults(dir: string, tables: TableDoc[]): Promise<string> {
+  let store: ResultsStore | null = null;
+  try {
+    store = (await ResultsStore.openForReading(dir)).store;
+  } catch {
+    // no database (yet), or one being written without a snapshot: the descriptions alone
+  }
+  try {
+    return await describeSchema(store, tables, join(dir, DB_FILE));
+  } finally {
+    await store?.close();
+  }
 }
 
 if (import.meta.main) Deno.exit(await sqlMain(Deno.args));

@@ -77,3 +77,50 @@ export function didYouMean(
   const match = suggest(word, candidates);
   return match === undefined ? "" : `; did you mean "${match}"?`;
 }
+
+/** Names in a directory (empty when it cannot be read). */
+function listDir(dir: string): Deno.DirEntry[] {
+  try {
+    return [...Deno.readDirSync(dir)];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A file the user probably meant when `path` is missing or is a directory:
+ * `path` plus one of `exts`, a file with one of `exts` in that directory,
+ * or the closest such file name in `path`'s directory or in `fallbackDirs`.
+ * Undefined when nothing fits.
+ */
+export function suggestFile(
+  path: string,
+  exts: readonly string[],
+  fallbackDirs: readonly string[] = [],
+): string | undefined {
+  const fits = (name: string) => exts.some((e) => name.endsWith(e));
+  const join = (dir: string, name: string) =>
+    dir === "." ? name : `${dir.replace(/\/$/, "")}/${name}`;
+  for (const ext of exts) {
+    try {
+      if (Deno.statSync(path + ext).isFile) return path + ext;
+    } catch {
+      // Not there: try the next guess.
+    }
+  }
+  // A directory: its first matching file.
+  const inside = listDir(path).filter((e) => e.isFile && fits(e.name)).map((e) => e.name).sort();
+  if (inside.length) return join(path, inside[0]);
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
+  const base = path.slice(slash + 1);
+  for (const d of [dir, ...fallbackDirs.filter((f) => f !== dir)]) {
+    const names = listDir(d).filter((e) => e.isFile && fits(e.name)).map((e) => e.name).sort();
+    const stem = (n: string) => n.replace(/\.[^.]*$/, "");
+    const match = names.find((n) => n === base) ?? suggest(base, names) ??
+      names.find((n) => stem(n) === stem(base)) ??
+      names.find((n) => suggest(stem(base), [stem(n)]) !== undefined);
+    if (match) return join(d, match);
+  }
+  return undefined;
+}

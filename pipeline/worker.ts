@@ -6,6 +6,7 @@
  */
 /// <reference lib="deno.worker" />
 import { runInstance } from "./run_instance.ts";
+import { withPlugins } from "./plugins.ts";
 import type { StageRegistry } from "./types.ts";
 
 let registry: Promise<StageRegistry> | null = null;
@@ -13,7 +14,10 @@ let registry: Promise<StageRegistry> | null = null;
 self.onmessage = async (e: MessageEvent) => {
   const msg = e.data;
   if (msg.type === "init") {
-    registry = import(msg.registryModule).then((m) => m.registry as StageRegistry);
+    // The experiment's plug-ins register their kinds here too (and whatever their import does).
+    registry = import(msg.registryModule).then((m) =>
+      msg.plugins?.length ? withPlugins(m.registry, msg.plugins) : m.registry as StageRegistry
+    );
     return;
   }
   const { job, kind: kindName } = msg;

@@ -9,6 +9,7 @@
 import type { Manifest } from "./cache.ts";
 import type { InstanceHooks, InstanceJob } from "./run_instance.ts";
 import { StageError } from "./run_instance.ts";
+import type { PluginRef } from "./plugins.ts";
 
 interface Slot {
   worker: Worker;
@@ -27,7 +28,7 @@ export class WorkerPool {
   #slots: Slot[] = [];
   #queue: (() => void)[] = [];
 
-  constructor(size: number, registryModule?: string) {
+  constructor(size: number, registryModule?: string, plugins: PluginRef[] = []) {
     if (!registryModule) {
       throw new Error("Cannot run jobs in parallel without a registry module");
     }
@@ -35,7 +36,7 @@ export class WorkerPool {
       const worker = new Worker(new URL("./worker.ts", import.meta.url).href, {
         type: "module",
       });
-      worker.postMessage({ type: "init", registryModule });
+      worker.postMessage({ type: "init", registryModule, plugins });
       this.#slots.push({ worker, busy: false });
     }
   }

@@ -39,6 +39,7 @@ import {
   twoPhaseFigure,
 } from "./panels.ts";
 import { escapeXml } from "./svg.ts";
+import { type CustomPanelOptions, customPanels } from "./custom_panel.ts";
 
 /** Options of `renderReport`. */
 export interface ReportOptions {
@@ -54,6 +55,8 @@ export interface ReportOptions {
    * containing it), else the first method.
    */
   baseline?: string;
+  /** Extra curve panels of any metrics (`--metric`), grouped by `by` (see `custom_panel.ts`). */
+  custom?: CustomPanelOptions;
 }
 
 /** Default report file name inside a results directory. */
@@ -119,6 +122,9 @@ async function renderScoped(store: ResultsStore, opts: ReportOptions): Promise<s
     ),
   ];
 
+  // Asked for by name: an unknown metric or --by is the user's error, not a note.
+  const custom = opts.custom?.metrics.length ? [await customPanels(store, opts.custom)] : [];
+
   const comparisons = await guarded("the comparisons table", async () => {
     const table = await loadComparisons(store, opts.experiment);
     if (!table) return [];
@@ -182,6 +188,7 @@ async function renderScoped(store: ResultsStore, opts: ReportOptions): Promise<s
   const baseName = baseline === null ? "the baseline" : names.get(baseline) ?? baseline;
   return page(title, [
     ...header,
+    ...custom,
     ...comparisons,
     ...loaded,
     section("compare", "Method comparison over training (cf. paper Fig. 6–7)", [
@@ -227,14 +234,19 @@ async function renderScoped(store: ResultsStore, opts: ReportOptions): Promise<s
 export interface WriteOptions {
   /** Output file (default `<resultsDir>/report.html`). */
   out?: string;
+  /** Only the runs of this experiment (see `ReportOptions.experiment`). */
   experiment?: string;
+  /** Baseline method of the paired differences (see `ReportOptions.baseline`). */
   baseline?: string;
+  /** Extra curve panels of any metric (`report --metric NAME [--by PARAM]`). */
+  custom?: CustomPanelOptions;
 }
 
 /**
  * Writes the report of `resultsDir` to `opts.out` (default
  * `<resultsDir>/report.html`) and returns that path. Opens the results
- * database read-only (reusing this process's open instance, if any). A
+ * database read-only (reusing this process's open instance, if any; during
+ * a run, the run's live snapshot). A
  * string second argument is the output file.
  */
 export async function writeReport(
@@ -243,12 +255,14 @@ export async function writeReport(
 ): Promise<string> {
   const o: WriteOptions = typeof opts === "string" ? { out: opts } : opts;
   const out = o.out ?? join(resultsDir, REPORT_FILE);
-  const store = await ResultsStore.open(resultsDir, { readOnly: true });
+  // During a run: the run's live snapshot of its committed results.
+  const { store } = await ResultsStore.openForReading(resultsDir);
   try {
     const html = await renderReport(store, {
       resultsDir,
       experiment: o.experiment,
       baseline: o.baseline,
+      custom: o.custom,
     });
     await Deno.writeTextFile(out, html);
   } finally {

@@ -60,13 +60,19 @@ export const clusterEntropy: StageKind = {
       doc: "Semantic-entropy occurrences: greedy (longest-first, non-overlapping: each phrase " +
         "once; paper silent) or all-occurrences (every gram occurrence, nested ones too, as TRL)",
     },
-    clusters: { type: "integer", default: 100, min: 1, doc: "k-means clusters (mined)" },
+    clusters: {
+      type: "integer",
+      default: 100,
+      min: 1,
+      max: 10_000,
+      doc: "k-means clusters (mined)",
+    },
     top_frac: {
       type: "number",
       default: 0.2,
-      min: 0,
+      exclusiveMin: 0,
       max: 1,
-      doc: "Fraction of clusters kept by Cluster DF (mined)",
+      doc: "Fraction of clusters kept by Cluster DF (mined), in (0, 1]",
     },
     min_df: { type: "integer", default: 1, min: 1, doc: "Drop n-grams in fewer responses (mined)" },
   },

@@ -13,6 +13,7 @@ import { evaluate } from "./evaluate.ts";
 import { sampleStage } from "./sample.ts";
 import { update } from "./update.ts";
 import { warmstart } from "./warmstart.ts";
+import { BRIDGE_STAGES } from "../bridge/stages.ts";
 
 /** Registry of the lab's stage kinds (imported by worker threads too). */
 export const registry = createRegistry([
@@ -22,6 +23,7 @@ export const registry = createRegistry([
   assignCredit,
   update,
   evaluate,
+  ...BRIDGE_STAGES, // real-LLM bridge: read-rollouts, real-planning, real-credit
 ], {
   backend: {
     type: "enum",

@@ -26,4 +26,24 @@ export {
   modulate,
   placebo,
 } from "./estimators.ts";
+export {
+  gtpo,
+  GTPO_DEFAULTS,
+  gtpoAdvantages,
+  type GtpoNormalization,
+  type GtpoOptions,
+  type GtpoShaped,
+  gtpoGroup,
+  gtpoShapedRewards,
+} from "./gtpo.ts";
 export { estimatorNames, getEstimator, registerEstimator } from "./registry.ts";
+export {
+  dedupPrefixes,
+  mcValue,
+  SEGMENT_MC,
+  segmentAdvantages,
+  segmentMc,
+  type SegmentMcInput,
+  segmentStarts,
+  whiten,
+} from "./segment_mc.ts";

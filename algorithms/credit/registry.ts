@@ -6,6 +6,7 @@
 
 import { grpo, hicra, hicraCode, hicraCodeEntropy, highEntropy, placebo } from "./estimators.ts";
 import type { Estimator } from "./types.ts";
+import { gtpo, gtpoGroup } from "./gtpo.ts";
 
 const registry = new Map<string, Estimator>();
 
@@ -47,3 +48,5 @@ registerEstimator("hicra-code", hicraCode);
 registerEstimator("high-entropy", highEntropy);
 registerEstimator("placebo", placebo);
 registerEstimator("hicra-code-entropy", hicraCodeEntropy);
+registerEstimator("gtpo", gtpo);
+registerEstimator("gtpo-group", gtpoGroup);

@@ -8,6 +8,13 @@
 import { hashString } from "../rng.ts";
 import { isPunctuation, toUnits } from "./normalize.ts";
 
+/**
+ * An n-gram embedding for Strategic-Gram mining (`MineOptions.embed`): text → vector, the same
+ * width for every n-gram. {@link hashEmbed} is the default; the real-LLM bridge can plug in a
+ * local sentence-embedding model (bridge/embedding.ts).
+ */
+export type NgramEmbedder = (ngram: string) => Float32Array;
+
 /** Embedding width of {@link hashEmbed}. */
 export const EMBED_DIM = 128;
 

@@ -16,7 +16,9 @@
  * Beyond these, the 2-D ops carry hand-written gradients that avoid wasm's
  * slow kernels (see "Building blocks"), and sampling steps run plain ops on
  * q/k/v weights split once per sampling call. tests/policy/reference_test.ts
- * checks all of it against a plain reference implementation.
+ * checks all of it against a plain reference implementation. On webgpu the
+ * differentiable forward uses webgpu_ops.ts instead, whose gradients avoid
+ * that backend's slow kernels (issue 13; tests/policy/webgpu_test.ts).
  *
  * Parameters are tf.Variables created from seeded JS Float32Arrays, so a seed
  * gives the same initial weights on every backend.
@@ -26,6 +28,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../rng.ts";
+import { WEBGPU_GRAD_OPS } from "./webgpu_ops.ts";
 
 /** Shape of the network. */
 export interface GptConfig {
@@ -422,15 +425,31 @@ function embed(ids: tf.Tensor1D, table: tf.Tensor): tf.Tensor {
  * values: with the wasm-friendly gradients above (training, evaluation), and
  * plain (sampling steps, whose tiny tensors make per-op overhead dominate).
  */
-interface Ops {
+export interface Ops {
   linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor;
   matmul(x: tf.Tensor, w: tf.Tensor): tf.Tensor;
   layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor;
   addRow(x: tf.Tensor, row: tf.Tensor): tf.Tensor;
   embed(ids: tf.Tensor1D, table: tf.Tensor): tf.Tensor;
+  /** Attention scores q·kᵀ for q [B, H, Tq, hd], k [B, H, Tk, hd]. */
+  scores(q: tf.Tensor, k: tf.Tensor): tf.Tensor;
+  /** Attention output p·v for p [B, H, Tq, Tk], v [B, H, Tk, hd]. */
+  mix(p: tf.Tensor, v: tf.Tensor): tf.Tensor;
 }
 
-const GRAD_OPS: Ops = { linear, matmul: matmul2d, layerNorm: layerNormGrad, addRow, embed };
+/** Batched products: wasm's loop takes transpose flags for free (see attention). */
+const scores = (q: tf.Tensor, k: tf.Tensor) => tf.matMul(q, k, false, true);
+const mix = (p: tf.Tensor, v: tf.Tensor) => tf.matMul(p, v);
+
+const GRAD_OPS: Ops = {
+  linear,
+  matmul: matmul2d,
+  layerNorm: layerNormGrad,
+  addRow,
+  embed,
+  scores,
+  mix,
+};
 
 const PLAIN_OPS: Ops = {
   linear: (x, w, b) => tf.fused.matMul({ a: x, b: w, bias: b }),
@@ -438,6 +457,8 @@ const PLAIN_OPS: Ops = {
   layerNorm: (x, g, b) => tf.add(tf.mul(normalise(x).xHat, g), b),
   addRow: (x, row) => tf.add(x, row),
   embed: (ids, table) => tf.matMul(oneHot(ids, table.shape[0]!), table),
+  scores,
+  mix,
 };
 
 /** Exact GELU: x·Φ(x) = ½x(1 + erf(x/√2)). */
@@ -554,10 +575,10 @@ function attention(
   const vAll = past ? tf.concat([past.v, v], 2) : v;
   const offset = past ? past.length : 0;
   const qScaled = tf.mul(q, 1 / Math.sqrt(d / nHeads));
-  let scores = tf.matMul(qScaled, kAll, false, true); // [B, H, T, offset+T]
+  let scores = ops.scores(qScaled, kAll); // [B, H, T, offset+T]
   // A single new query may attend to every cached key: no mask needed.
   if (t > 1) scores = tf.add(scores, causalMask(t, offset));
-  const y = tf.matMul(tf.softmax(scores), vAll); // [B, H, T, d/H]
+  const y = ops.mix(tf.softmax(scores), vAll); // [B, H, T, d/H]
   return { out: ops.linear(mergeHeads(y, b, t, d), blk.wO, blk.bO), k: kAll, v: vAll };
 }
 
@@ -608,12 +629,25 @@ function forward(
   return { logits: tf.reshape(out, [b, t, vocabSize]), k: ks, v: vs };
 }
 
+let webGpuOps = true;
+
+/**
+ * Whether `logits` uses the webgpu ops (webgpu_ops.ts) on the webgpu backend
+ * (default true); false runs the wasm-oriented ops there too, so that
+ * bench/webgpu_profile.ts can show the difference.
+ */
+export function setWebGpuOps(enabled: boolean): void {
+  webGpuOps = enabled;
+}
+
 /**
  * Next-token logits [B, T, V] for int token ids [B, T] (position t predicts
  * token t+1). Differentiable; call it inside tf.tidy / a gradient function.
  */
 export function logits(model: Gpt, tokens: tf.Tensor2D): tf.Tensor3D {
-  return forward(GRAD_OPS, model, tokens, null).logits;
+  // webgpu has its own slow kernels to avoid (webgpu_ops.ts, issue 13).
+  const ops = webGpuOps && tf.getBackend() === "webgpu" ? WEBGPU_GRAD_OPS : GRAD_OPS;
+  return forward(ops, model, tokens, null).logits;
 }
 
 /**

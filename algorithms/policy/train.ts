@@ -16,6 +16,8 @@ import * as tf from "@tensorflow/tfjs";
 import { type Gpt, logits, namedParameters } from "./gpt.ts";
 import { onnxEngine, usingOnnx } from "./backend.ts";
 import type { ScoringBatch } from "./onnx/engine.ts";
+import type { Rng } from "../rng.ts";
+import { clipCovSelection, forkingTokenMask, klCovSelection } from "./token_selection.ts";
 
 /** Padding token id used to right-pad ragged batches. */
 export const PAD_ID = 0;
@@ -444,6 +446,39 @@ export type LossAgg =
   | "seq-mean-token-mean"
   | "seq-mean-token-sum-norm";
 
+/**
+ * Where the importance ratio lives.
+ * - `token`: ρ_t = π(y_t)/π_old(y_t) per token (PPO, GRPO, DAPO).
+ * - `sequence`: GSPO (Zheng et al. 2025, "Group Sequence Policy Optimization",
+ *   arXiv 2507.18071): s_i = exp(mean_t(log π − log π_old)) for every token of response i,
+ *   the gradient flowing
+ *   through all of its tokens (TRL `importance_sampling_level="sequence"`).
+ * - `sequence-token`: GSPO-token (same paper): s_{i,t} = sg[s_i]·π(y_t)/sg[π(y_t)],
+ *   whose value is s_i and whose gradient is s_i·∇log π(y_t) (verl `compute_policy_loss_gspo`).
+ *   With one advantage per response it equals `sequence`; with token advantages (HICRA, GTPO)
+ *   each token keeps its own.
+ *
+ * Both sequence levels clamp log s at 10 from above, as verl does.
+ */
+export type RatioLevel = "token" | "sequence" | "sequence-token";
+
+/**
+ * The policy-loss variant (verl `actor.policy_loss.loss_mode`; Cui et al. 2025, "The Entropy
+ * Mechanism of RL for Reasoning LMs", arXiv 2505.22617, §4).
+ * - `vanilla`: the clipped surrogate max(−Â·ρ, −Â·clip(ρ, 1 − ε_low, 1 + ε_high)).
+ * - `kl-cov`: no ratio clipping; the k = max(1, ⌊N·kl_cov_ratio⌋) tokens of largest
+ *   cov = (Â − mean Â)(log π − mean log π) get −Â·ρ + ppo_kl_coef·|log π − log π_old|, every
+ *   other token −Â·ρ (`compute_policy_loss_kl_cov`).
+ * - `clip-cov`: the vanilla loss, with a random max(1, ⌊N·clip_cov_ratio⌋) of the tokens that
+ *   are not PPO-clipped and have clip_cov_lb < cov < clip_cov_ub detached (loss × 0)
+ *   (`compute_policy_loss_clip_cov`).
+ *
+ * N is the number of response tokens of the minibatch; the selections are in
+ * `token_selection.ts`. Both variants use ρ = exp(log π − log π_old) without verl's ±20 clamp
+ * of the vanilla loss, as verl does.
+ */
+export type PolicyLoss = "vanilla" | "kl-cov" | "clip-cov";
+
 /** An RL batch: whole sequences with per-response-token data. */
 export interface RlBatch {
   /** Prompt + response token ids per sequence. */
@@ -483,6 +518,30 @@ export interface RlOptions {
   maxGradNorm?: number;
   /** Temperature of the policy whose log-probs enter the ratio (default 1). */
   temperature?: number;
+  /**
+   * Forking tokens' ρ (TRL `top_entropy_quantile`): only response tokens whose entropy in this
+   * forward pass is ≥ the (1 − ρ) quantile of the minibatch's response-token entropies keep
+   * their policy-gradient loss (see `forkingTokenMask`); the aggregation's denominators and
+   * the KL are unchanged, as in TRL. The entropy bonus also keeps every token (current TRL
+   * restricts its bonus to the kept tokens; the paper has none). Default 1: every token.
+   */
+  topEntropyQuantile?: number;
+  /** Importance-ratio level (default "token"); see {@link RatioLevel}. */
+  ratioLevel?: RatioLevel;
+  /** Policy-loss variant (default "vanilla"); see {@link PolicyLoss}. */
+  policyLoss?: PolicyLoss;
+  /** KL-Cov's share of tokens (verl default 0.0002). */
+  klCovRatio?: number;
+  /** KL-Cov's coefficient of |log π − log π_old| (verl default 0.1). */
+  ppoKlCoef?: number;
+  /** Clip-Cov's share of tokens (verl default 0.0002). */
+  clipCovRatio?: number;
+  /** Clip-Cov's lower covariance bound (verl default 1). */
+  clipCovLb?: number;
+  /** Clip-Cov's upper covariance bound (verl default 5). */
+  clipCovUb?: number;
+  /** Draws Clip-Cov's random token subset (required with policyLoss "clip-cov"). */
+  rng?: Rng;
 }
 
 /** Metrics of one RL step (token means are over all response tokens). */
@@ -505,6 +564,10 @@ export interface RlStepResult {
   ratioMean: number;
   /** Number of response tokens in the batch. */
   tokens: number;
+  /** Share of response tokens that kept their pg loss (forking tokens; 1 with ρ = 1). */
+  entropyKeptFrac: number;
+  /** Share of response tokens the KL-Cov / Clip-Cov rule selected (0 with vanilla). */
+  covSelectedFrac: number;
 }
 
 /**
@@ -516,10 +579,18 @@ export interface RlStepResult {
  * of the batch; "seq-mean-token-sum" = per-sequence sum, mean over sequences;
  * "seq-mean-token-mean" = per-sequence mean, mean over sequences;
  * "seq-mean-token-sum-norm" = per-sequence sum / lossScaleFactor, mean over
- * sequences (Dr. GRPO). Sequence means are over all B sequences (an empty
- * response contributes 0). The entropy bonus and the KL use the same
- * aggregation: loss = pg − entropyCoef·H + klBeta·KL, KL being verl's
- * `low_var_kl` (k3 = e^(ref−logπ) − (ref−logπ) − 1, clamped to ±10).
+ * sequences: Σ_i Σ_t L_{i,t} / (B·lossScaleFactor), which is Dr. GRPO's
+ * (Liu et al. 2025, arXiv 2503.20783) `masked_sum(L) / MAX_TOKENS` averaged
+ * over the batch and TRL's `loss_type="dr_grpo"` (verl's agg_loss omits the 1/B).
+ * Sequence means are over all B sequences (an empty response contributes 0).
+ * The entropy bonus and the KL use the same aggregation: loss = pg −
+ * entropyCoef·H + klBeta·KL, KL being verl's `low_var_kl` (k3 =
+ * e^(ref−logπ) − (ref−logπ) − 1, clamped to ±10).
+ *
+ * Options change the pg term only: `ratioLevel` (GSPO), `policyLoss` (KL-Cov,
+ * Clip-Cov) and `topEntropyQuantile` (forking tokens); token selections are
+ * made from this forward pass's own statistics, without gradient. With every
+ * option at its default the computation is the plain clipped surrogate above.
  * Throws when the loss or the gradient norm is not finite (no update).
  */
 export function rlStep(
@@ -534,12 +605,16 @@ export function rlStep(
   const klBeta = opts.klBeta ?? 0;
   const entropyCoef = opts.entropyCoef ?? 0;
   const temperature = opts.temperature ?? 1;
+  const rho = opts.topEntropyQuantile ?? 1;
+  const ratioLevel = opts.ratioLevel ?? "token";
+  const policyLoss = opts.policyLoss ?? "vanilla";
   if (klBeta > 0 && !batch.refModel) {
     throw new Error("rlStep: klBeta > 0 needs batch.refModel");
   }
   if (!(temperature > 0)) {
     throw new Error(`rlStep: temperature must be > 0, got ${temperature}`);
   }
+  checkPolicyOptions(opts, rho, ratioLevel, policyLoss);
 
   const layout = responseLayout(model, batch, "rlStep");
   const { b, t, mask, count } = layout;
@@ -559,31 +634,75 @@ export function rlStep(
   const refStats = batch.refModel ? tokenStats(batch.refModel, tokens) : null;
   const refT = refStats?.logp ?? null;
   refStats?.entropy.dispose();
-  const kept: tf.Tensor[] = [];
-  const keep = <T extends tf.Tensor>(v: T): T => {
-    kept.push(tf.keep(v));
+  // Copies of tensors the metrics read after the step (the loss's own get disposed).
+  const held: { ratio?: tf.Tensor; pgLoss?: tf.Tensor; entropy?: tf.Tensor; k3?: tf.Tensor } = {};
+  const hold = <T extends tf.Tensor>(name: keyof typeof held, v: T): T => {
+    held[name] = tf.keep(tf.clone(v));
     return v;
   };
+  let keptFrac = 1;
+  let selectedFrac = 0;
+  const fracOf = (sel: Float32Array) => sel.reduce((a, v) => a + v, 0) / count;
   try {
     const { loss, gradNorm } = optimize(
       model,
       optimizer,
       tokens,
       ({ logp, entropy: tokenEntropy }) => {
-        const logRatio = tf.clipByValue(
-          tf.mul(tf.sub(logp, oldT), maskT),
-          -20,
-          20,
-        );
-        const ratio = keep(tf.exp(logRatio));
-        const negAdv = tf.neg(advT);
-        const pg = tf.maximum(
-          tf.mul(negAdv, ratio),
-          tf.mul(negAdv, tf.clipByValue(ratio, 1 - clipLow, 1 + clipHigh)),
-        );
-        const pgLoss = tf.sum(tf.mul(pg, wT));
-        keep(tf.clone(pgLoss)); // a copy: the returned loss gets disposed
-        const entropy = keep(tf.clone(tokenEntropy));
+        let pg: tf.Tensor;
+        if (policyLoss === "vanilla") {
+          const ratio = hold("ratio", tf.exp(logImportance(logp, oldT, maskT, ratioLevel, layout)));
+          const negAdv = tf.neg(advT);
+          pg = tf.maximum(
+            tf.mul(negAdv, ratio),
+            tf.mul(negAdv, tf.clipByValue(ratio, 1 - clipLow, 1 + clipHigh)),
+          );
+        } else {
+          // verl's kl_cov / clip_cov take ρ = exp(log π − log π_old) without a clamp.
+          const diff = tf.mul(tf.sub(logp, oldT), maskT);
+          const ratio = hold("ratio", tf.exp(diff));
+          const negAdv = tf.neg(advT);
+          const lp = logp.dataSync() as Float32Array;
+          if (policyLoss === "kl-cov") {
+            const sel = klCovSelection(layout.advantages, lp, mask, opts.klCovRatio ?? 0.0002);
+            selectedFrac = fracOf(sel);
+            pg = tf.add(
+              tf.mul(negAdv, ratio),
+              tf.mul(tf.tensor2d(sel, [b, t]), tf.mul(tf.abs(diff), opts.ppoKlCoef ?? 0.1)),
+            );
+          } else {
+            const sel = clipCovSelection(
+              layout.advantages,
+              lp,
+              ratio.dataSync() as Float32Array,
+              mask,
+              {
+                ratio: opts.clipCovRatio ?? 0.0002,
+                lb: opts.clipCovLb ?? 1,
+                ub: opts.clipCovUb ?? 5,
+                clipLow,
+                clipHigh,
+              },
+              opts.rng!,
+            );
+            selectedFrac = fracOf(sel);
+            const corr = tf.tensor2d(sel.map((s) => 1 - s), [b, t]);
+            pg = tf.mul(
+              tf.maximum(
+                tf.mul(negAdv, ratio),
+                tf.mul(negAdv, tf.clipByValue(ratio, 1 - clipLow, 1 + clipHigh)),
+              ),
+              corr,
+            );
+          }
+        }
+        if (rho < 1) {
+          const { keep } = forkingTokenMask(tokenEntropy.dataSync() as Float32Array, mask, rho);
+          keptFrac = fracOf(keep);
+          pg = tf.mul(pg, tf.tensor2d(keep, [b, t]));
+        }
+        const pgLoss = hold("pgLoss", tf.sum(tf.mul(pg, wT)));
+        const entropy = hold("entropy", tokenEntropy);
         let total: tf.Tensor = pgLoss;
         if (entropyCoef !== 0) {
           total = tf.sub(
@@ -593,7 +712,8 @@ export function rlStep(
         }
         if (refT) {
           const d = tf.mul(tf.sub(refT, logp), maskT);
-          const k3 = keep(
+          const k3 = hold(
+            "k3",
             tf.clipByValue(tf.sub(tf.sub(tf.exp(d), d), 1), -10, 10),
           );
           if (klBeta !== 0) {
@@ -606,7 +726,11 @@ export function rlStep(
       "rlStep",
     );
 
-    const [ratio, pgLoss, entropy, k3] = kept.map((v) => v.dataSync() as Float32Array);
+    const ratio = held.ratio!.dataSync() as Float32Array;
+    const entropy = held.entropy!.dataSync() as Float32Array;
+    const k3 = held.k3?.dataSync() as Float32Array | undefined;
+    // KL-Cov does not clip, so nothing counts as clipped.
+    const clips = policyLoss !== "kl-cov";
     let ratioSum = 0, low = 0, high = 0, entSum = 0, klSum = 0;
     for (let k = 0; k < mask.length; k++) {
       if (mask[k] === 0) continue;
@@ -614,12 +738,12 @@ export function rlStep(
       ratioSum += ratio[k];
       entSum += entropy[k];
       if (k3) klSum += k3[k];
-      if (a < 0 && ratio[k] < 1 - clipLow) low++;
-      if (a > 0 && ratio[k] > 1 + clipHigh) high++;
+      if (clips && a < 0 && ratio[k] < 1 - clipLow) low++;
+      if (clips && a > 0 && ratio[k] > 1 + clipHigh) high++;
     }
     return {
       loss,
-      pgLoss: pgLoss[0],
+      pgLoss: held.pgLoss!.dataSync()[0],
       clipLowFrac: low / count,
       clipHighFrac: high / count,
       kl: klSum / count,
@@ -627,11 +751,72 @@ export function rlStep(
       gradNorm,
       ratioMean: ratioSum / count,
       tokens: count,
+      entropyKeptFrac: keptFrac,
+      covSelectedFrac: selectedFrac,
     };
   } finally {
-    tf.dispose([maskT, advT, oldT, wT, ...kept]);
+    tf.dispose([maskT, advT, oldT, wT, ...Object.values(held)]);
     if (refT) refT.dispose();
   }
+}
+
+/** Validates the rival-loss options of {@link rlStep}. */
+function checkPolicyOptions(
+  opts: RlOptions,
+  rho: number,
+  ratioLevel: RatioLevel,
+  policyLoss: PolicyLoss,
+): void {
+  if (!(rho >= 0 && rho <= 1)) {
+    throw new Error(`rlStep: topEntropyQuantile must be in [0, 1], got ${rho}`);
+  }
+  if (!["token", "sequence", "sequence-token"].includes(ratioLevel)) {
+    throw new Error(`rlStep: unknown ratioLevel "${ratioLevel}"`);
+  }
+  if (!["vanilla", "kl-cov", "clip-cov"].includes(policyLoss)) {
+    throw new Error(`rlStep: unknown policyLoss "${policyLoss}"`);
+  }
+  if (policyLoss !== "vanilla" && ratioLevel !== "token") {
+    throw new Error(
+      `rlStep: policyLoss "${policyLoss}" is defined on token ratios (ratioLevel "token"), ` +
+        `got ratioLevel "${ratioLevel}"`,
+    );
+  }
+  if (policyLoss === "clip-cov" && !opts.rng) {
+    throw new Error('rlStep: policyLoss "clip-cov" needs opts.rng (its random token subset)');
+  }
+  const key = policyLoss === "kl-cov" ? "klCovRatio" : "clipCovRatio";
+  const v = opts[key];
+  if (policyLoss !== "vanilla" && v !== undefined && !(v > 0 && v <= 1)) {
+    throw new Error(`rlStep: ${key} must be in (0, 1], got ${v}`);
+  }
+}
+
+/**
+ * log ρ per token for a ratio level: token = clamp(log π − log π_old, ±20)
+ * (verl); sequence = min(mean_t(log π − log π_old), 10) for every token of the
+ * response, differentiable through the mean; sequence-token = min(log π −
+ * sg[log π] + sg[mean_t(…)], 10) (value of the sequence level, gradient of
+ * one token; none where clamped, as in verl). Non-response positions carry 0 (token) or their row's value;
+ * their aggregation weight is 0 either way.
+ */
+function logImportance(
+  logp: tf.Tensor2D,
+  oldT: tf.Tensor,
+  maskT: tf.Tensor,
+  level: RatioLevel,
+  layout: ResponseLayout,
+): tf.Tensor {
+  const diff = tf.mul(tf.sub(logp, oldT), maskT);
+  if (level === "token") return tf.clipByValue(diff, -20, 20);
+  const lengths = tf.tensor2d(layout.lengths.map((n) => Math.max(n, 1)), [layout.b, 1]);
+  const seqMean = tf.div(tf.sum(diff, 1, true), lengths);
+  if (level === "sequence") return tf.mul(tf.minimum(seqMean, 10), tf.onesLike(diff));
+  // Stop-gradients as constants read from this forward pass. The clamp comes after the sum,
+  // as in verl, so a clamped token has no gradient (not s_i·∇log π with s_i = e^10).
+  const lpConst = tf.tensor2d(logp.dataSync() as Float32Array, [layout.b, layout.t]);
+  const seqConst = tf.tensor2d(seqMean.dataSync() as Float32Array, [layout.b, 1]);
+  return tf.minimum(tf.add(tf.sub(logp, lpConst), seqConst), 10);
 }
 
 /** Token positions of the responses in the shifted [B, L-1] layout. */

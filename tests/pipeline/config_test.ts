@@ -18,8 +18,10 @@ import {
   loadExperimentText,
   type SweepPlan,
 } from "../../pipeline/config.ts";
-import { editDistance, suggest } from "../../pipeline/suggest.ts";
+import { editDistance, suggest, suggestFile } from "../../pipeline/suggest.ts";
+import { unclosedConstructs } from "../../pipeline/yaml_syntax.ts";
 import type { ConfigProblem, JsonObject, StageKind, StageRegistry } from "../../pipeline/types.ts";
+import { registry as labRegistry } from "../../stages/mod.ts";
 
 /** A stage kind that does nothing when run. */
 function kind(def: Omit<StageKind, "version" | "run" | "doc">): StageKind {
@@ -218,9 +220,16 @@ Deno.test("loadExperimentText() reads list-form needs (input name = stage name)"
   const error = problemsOf(
     "name: t\nstages:\n  x: { kind: source, with: { label: a } }\n  s: { kind: sum, needs: [x] }\n",
   );
+  // The misspelt input is not also reported missing.
   assert.deepEqual(error.problems.map((p) => p.message), [
-    'stages.s.needs: missing input "a" of kind "sum" (first); wire it, e.g. needs: { a: STAGE }',
     'stages.s.needs[0]: unknown input "x"; did you mean "a"? (inputs of "sum": a, b)',
+  ]);
+  const far = problemsOf(
+    "name: t\nstages:\n  xyz: { kind: source, with: { label: a } }\n  s: { kind: sum, needs: [xyz] }\n",
+  );
+  assert.deepEqual(far.problems.map((p) => p.message), [
+    'stages.s.needs: missing input "a" of kind "sum" (first); wire it, e.g. needs: { a: STAGE }',
+    'stages.s.needs[0]: unknown input "xyz" (inputs of "sum": a, b); name the input with a map, e.g. needs: { a: xyz }',
   ]);
 });
 
@@ -575,4 +584,188 @@ Deno.test("an ablation without an unchanged condition gets an implicit baseline 
     "condition=fast seed=3",
   ]);
   assert.equal(plan.points[0].experiment.stages.src.params.n, 2);
+});
+
+// ---------------------------------------------------------------------------
+// Held-out corpus (issue 14): malformed experiments over the lab's real stage
+// kinds, expectations in tests/fixtures/bad_corpus/expectations.json.
+
+/** One case of the held-out corpus. */
+interface HeldOutCase {
+  name: string;
+  file: string;
+  sets: string[];
+  cli: boolean;
+  count: number;
+  /** `[--set:]LINE:COL: message substring`, one per problem. */
+  expect: string[];
+}
+
+const HELD_OUT = new URL("../fixtures/bad_corpus/", import.meta.url);
+const heldOut: HeldOutCase[] = JSON.parse(
+  Deno.readTextFileSync(new URL("expectations.json", HELD_OUT)),
+).cases;
+
+/** Splits `[--set:]LINE:COL: text` into its parts. */
+function parseExpect(line: string, file: string) {
+  const m = line.match(/^(--set:)?(\d+):(\d+): (.+)$/);
+  if (!m) throw new Error(`bad expectation ${line}`);
+  return { file: m[1] ? "--set" : file, line: Number(m[2]), col: Number(m[3]), text: m[4] };
+}
+
+/** True when no line of `text` looks like a stack trace or an uncaught error. */
+function noStackTrace(text: string): boolean {
+  return !/^\s+at |Uncaught|Stack backtrace|\.ts:\d+:\d+\)?$/m.test(text);
+}
+
+Deno.test("held-out corpus: at least 60 cases, every schema area, every case distinct", () => {
+  assert.ok(heldOut.length >= 60, `only ${heldOut.length} cases`);
+  const names = new Set(heldOut.map((c) => c.name));
+  assert.equal(names.size, heldOut.length);
+  for (const c of heldOut) {
+    assert.equal(c.expect.length, c.count, `${c.name}: one expectation per problem`);
+    if (c.sets.length === 0) {
+      assert.ok(Deno.statSync(new URL(c.file, HELD_OUT)).isFile, c.file);
+    }
+  }
+  // The base file of the --set cases is valid, so each --set case fails for its own reason.
+  const base = new URL("base.yaml", HELD_OUT).pathname;
+  return loadExperimentFile(base, labRegistry).then((plan) => assert.equal(plan.points.length, 1));
+});
+
+for (const c of heldOut) {
+  Deno.test(`held-out ${c.name}: every problem at its FILE:LINE:COL`, async () => {
+    const path = new URL(c.file, HELD_OUT).pathname;
+    let error: unknown;
+    try {
+      await loadExperimentFile(path, labRegistry, c.sets);
+    } catch (e) {
+      error = e;
+    }
+    if (!(error instanceof ConfigError)) throw error ?? new Error(`${c.name} loaded`);
+    assert.ok(noStackTrace(error.message), `${c.name}: stack trace\n${error.message}`);
+    for (const line of c.expect) {
+      const want = parseExpect(line, path);
+      assert.ok(
+        error.problems.some((p) =>
+          p.file === want.file && p.line === want.line && p.col === want.col &&
+          p.message.includes(want.text)
+        ),
+        `${c.name}: expected ${want.file}:${want.line}:${want.col}: ${want.text}\ngot:\n${error.message}`,
+      );
+    }
+    assert.equal(error.problems.length, c.count, `${c.name}:\n${error.message}`);
+  });
+}
+
+const RUN_CLI = new URL("../../cli/run.ts", import.meta.url).pathname;
+
+/** Runs the real `run` command; returns its exit code and output. */
+async function runReal(args: string[]) {
+  const results = Deno.makeTempDirSync();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", RUN_CLI, ...args, "--results", results],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  Deno.removeSync(results, { recursive: true });
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+/** Runs `items` through `fn`, `width` at a time (the machine has few cores). */
+async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>) {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+    }),
+  );
+}
+
+Deno.test("held-out corpus through the real CLI: exit 2, FILE:LINE:COL lines, no stack trace", async () => {
+  const cases = heldOut.filter((c) => c.cli);
+  assert.ok(cases.length >= 20);
+  await pool(cases, 2, async (c) => {
+    const path = new URL(c.file, HELD_OUT).pathname;
+    const sets = c.sets.flatMap((s) => ["--set", s]);
+    const r = await runReal([path, "--dry-run", ...sets]);
+    assert.equal(r.code, 2, `${c.name}: exit code\n${r.stderr}`);
+    assert.ok(noStackTrace(r.stderr + r.stdout), `${c.name}: stack trace\n${r.stderr}`);
+    for (const line of c.expect) {
+      const want = parseExpect(line, path);
+      assert.ok(
+        r.stderr.includes(`${want.file}:${want.line}:${want.col}: `) &&
+          r.stderr.split("\n").some((l) =>
+            l.startsWith(`${want.file}:${want.line}:${want.col}: `) && l.includes(want.text)
+          ),
+        `${c.name}: expected ${line}\ngot:\n${r.stderr}`,
+      );
+    }
+    const plural = c.count === 1 ? "problem" : "problems";
+    assert.match(
+      r.stderr,
+      new RegExp(`error: ${c.count} ${plural} in the experiment; nothing was run`),
+    );
+  });
+});
+
+Deno.test("the real CLI: a missing file, a directory, bad options end with the fix, exit 2", async () => {
+  const dir = new URL(".", HELD_OUT).pathname.replace(/\/$/, "");
+  const cases: [string[], RegExp][] = [
+    [
+      [`${dir}/bas.yaml`],
+      /bas\.yaml:1:1: .*file not found; expected FILE\.yaml; did you mean .*bad_corpus\/base\.yaml\?/,
+    ],
+    [
+      [`${dir}/base`],
+      /file not found; expected FILE\.yaml; did you mean .*bad_corpus\/base\.yaml\?/,
+    ],
+    [[dir], /it is a directory; expected FILE\.yaml, e\.g\. .*bad_corpus\/base\.yaml/],
+    [[`${dir}/base.yaml`, "--force", "updat"], /--force updat: no stage of that name/],
+    [[`${dir}/base.yaml`, "--jobs", "0"], /--jobs must be a positive integer, got "0"/],
+    [[`${dir}/base.yaml`, "--sets", "x=1"], /unknown option --sets; did you mean --set\?/],
+  ];
+  await pool(cases, 2, async ([args, want]) => {
+    const r = await runReal([...args, "--dry-run"]);
+    assert.equal(r.code, 2, `${args.join(" ")}\n${r.stderr}`);
+    assert.match(r.stderr, want);
+    assert.ok(noStackTrace(r.stderr), r.stderr);
+  });
+});
+
+Deno.test("suggestFile() finds the file meant: extension added, misspelt, in another folder", () => {
+  const dir = Deno.makeTempDirSync();
+  Deno.mkdirSync(`${dir}/experiments`);
+  for (const f of ["hicra.yaml", "smoke.yaml"]) {
+    Deno.writeTextFileSync(`${dir}/experiments/${f}`, "");
+  }
+  Deno.writeTextFileSync(`${dir}/notes.txt`, "");
+  const exts = [".yaml", ".yml"];
+  assert.equal(suggestFile(`${dir}/experiments/hicra`, exts), `${dir}/experiments/hicra.yaml`);
+  assert.equal(suggestFile(`${dir}/experiments/hicr.yaml`, exts), `${dir}/experiments/hicra.yaml`);
+  assert.equal(suggestFile(`${dir}/experiments/smok.yml`, exts), `${dir}/experiments/smoke.yaml`);
+  // Not in its own folder: the closest name in a fallback folder.
+  assert.equal(
+    suggestFile(`${dir}/hicra.yaml`, exts, [`${dir}/experiments`]),
+    `${dir}/experiments/hicra.yaml`,
+  );
+  // A directory: its first matching file.
+  assert.equal(suggestFile(`${dir}/experiments`, exts), `${dir}/experiments/hicra.yaml`);
+  assert.equal(suggestFile(`${dir}/zzzzzz.yaml`, exts, [`${dir}/experiments`]), undefined);
+  assert.equal(suggestFile(`${dir}/notes`, exts), undefined);
+});
+
+Deno.test("unclosedConstructs() finds unclosed brackets and quotes, not closed or escaped ones", () => {
+  assert.deepEqual(unclosedConstructs("a: { b: [1, 2], c: \"x\\\"y\", d: 'it''s' }\n"), []);
+  assert.deepEqual(unclosedConstructs("a: { b: 1\nc: 2\n"), [
+    { offset: 3, what: "flow map", close: "}" },
+  ]);
+  // A list closed by the wrong bracket is still open.
+  const list = unclosedConstructs("a: { b: [1, 2 }\n");
+  assert.deepEqual(list.at(-1), { offset: 8, what: "flow list", close: "]" });
+  assert.deepEqual(unclosedConstructs('a: "x\\"\nb: 1\n'), [
+    { offset: 3, what: "quoted string", close: '"' },
+  ]);
 });

@@ -67,6 +67,33 @@ Deno.test("a longer loop extends a shorter one: the shorter run's steps are cach
   assert.equal((await execute(plan(TOY, ["loop.steps=3"]).points, opts(dir))).computed, 0);
 });
 
+Deno.test("an input a kind does not read (readsInput) stays out of the key and is not rebuilt", async () => {
+  // `step` reads `extra` only when delta is not 5 (a stand-in for "an estimator
+  // that needs the policy"): wiring extra must not change the delta-5 keys.
+  const { createRegistry } = await import("../../pipeline/registry.ts");
+  const toys = await import("../fixtures/toy_stages.ts");
+  const picky = {
+    ...toys.step,
+    readsInput: (name: string, p: { delta?: unknown }) => name !== "extra" || p.delta !== 5,
+  };
+  const reg = createRegistry([toys.source, toys.scale, picky, toys.report]);
+  const dir = Deno.makeTempDirSync();
+  const run = (text: string) =>
+    execute(loadExperimentText(text, "toy.yaml", reg, []).points, { ...opts(dir), registry: reg });
+  const base = TOY.replace("delta: 2", "delta: 5").replace("steps: 6", "steps: 6\n  keep_every: 3");
+  const first = await run(base);
+  const wired = base.replace(
+    "needs: { state: prev.acc }",
+    "needs: { state: prev.acc, extra: init }",
+  );
+  const second = await run(wired);
+  assert.equal(second.computed, 0, "unread input changed keys or forced a rebuild");
+  assert.equal(keyOf(second, "acc@4"), keyOf(first, "acc@4"));
+  // With a delta that reads it, the input counts.
+  const third = await run(wired.replace("delta: 5", "delta: 4"));
+  assert.equal(valueOf(dir, keyOf(third, "acc@2")), 10 + 3 * (4 + 10));
+});
+
 Deno.test("execute() cuts off early when an upstream rerun yields identical bytes", async () => {
   const dir = Deno.makeTempDirSync();
   const text = `name: cutoff

@@ -42,6 +42,11 @@ Deno.test("runs: upsert and status updates", () =>
       "started_at",
       "finished_at",
       "error",
+      "point_label",
+      "config",
+      "config_hash",
+      "tags",
+      "primary_metric",
     ]);
     assert.deepEqual(r.rows, [[
       "r1",
@@ -52,6 +57,11 @@ Deno.test("runs: upsert and status updates", () =>
       "running",
       "2025-01-02T03:04:05.678Z",
       null,
+      null,
+      "a=2",
+      null,
+      null,
+      [],
       null,
     ]]);
     const done = new Date("2025-01-02T04:00:00Z");
@@ -342,6 +352,87 @@ Deno.test("a writer killed with SIGKILL mid-append leaves a readable database", 
     }
   } finally {
     await writer.stdout.cancel().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("live view: sql reads a running writer's committed results from its snapshot", async () => {
+  const { sqlMain } = await import("../../pipeline/sql_cli.ts");
+  const dir = await Deno.makeTempDir();
+  // A real writer process: one run, then a metric row every 100 ms.
+  const writer = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `
+      import { ResultsStore } from "${new URL("../../pipeline/store.ts", import.meta.url)}";
+      const s = await ResultsStore.open(${JSON.stringify(dir)}, { live: true, liveEveryMs: 0 });
+      await s.upsertRun({ runId: "r", experiment: "e", label: "", params: {}, seed: 0,
+        status: "running", startedAt: new Date() });
+      await s.query("SELECT 1"); // the first snapshot, queued after the write, is out
+      console.log("open");
+      for (let i = 1; i <= 200; i++) {
+        await s.appendMetrics([{ runId: "r", step: i, stage: "s", name: "m", value: i }]);
+        await new Promise((r) => setTimeout(r, 100));
+      }`,
+    ],
+    stdout: "piped",
+  }).spawn();
+  try {
+    const reader = writer.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    assert.equal((await reader.read()).value?.trim(), "open");
+    reader.releaseLock();
+    const count = async () => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await sqlMain(
+        ["--results", dir, "--csv", "SELECT count(*) FROM metrics WHERE run_id = 'r'"],
+        { out: (t) => out.push(t), err: (t) => err.push(t) },
+      );
+      assert.equal(code, 0, err.join("\n"));
+      assert.match(
+        err.join("\n"),
+        /a run is writing .*runs\.duckdb; showing its committed results/,
+      );
+      return Number(out.join("").trim().split("\n")[1]);
+    };
+    const waitFor = async (ok: (n: number) => boolean) => {
+      const t0 = Date.now();
+      while (Date.now() - t0 < 15_000) {
+        const n = await count();
+        if (ok(n)) return n;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error("the live snapshot did not advance");
+    };
+    const first = await waitFor((n) => n >= 1);
+    const later = await waitFor((n) => n > first);
+    assert.ok(later > first && later <= 200);
+  } finally {
+    writer.kill("SIGKILL");
+    await writer.status;
+    await writer.stdout.cancel().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("live view: a live writer removes its snapshot on close", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const s = await ResultsStore.open(dir, { live: true, liveEveryMs: 0 });
+    await s.upsertRun({
+      runId: "r",
+      experiment: "e",
+      label: "",
+      params: {},
+      seed: 0,
+      status: "running",
+      startedAt: T0,
+    });
+    await s.query("SELECT 1"); // the queued snapshot has run
+    assert.ok(Deno.statSync(join(dir, "runs.duckdb.live")).isFile);
+    await s.close();
+    assert.throws(() => Deno.statSync(join(dir, "runs.duckdb.live")), Deno.errors.NotFound);
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -48,8 +48,15 @@ function baseConfig(file: string): string {
 }
 
 Deno.test("ablations.yaml: the main job's base config, one change per condition, 8 seeds", async () => {
-  // Line for line the main job's, so shared points are cache hits in one results directory.
-  assert.equal(baseConfig("ablations.yaml"), baseConfig("hicra.yaml"));
+  // Line for line the main job's but for the sampling policy wired into assign-credit for
+  // segment-mc (other estimators ignore it, so their credit bytes and updates are the same).
+  assert.equal(
+    baseConfig("ablations.yaml").replace(
+      "mask: cluster-entropy, policy: prev.update }",
+      "mask: cluster-entropy }",
+    ),
+    baseConfig("hicra.yaml"),
+  );
   const { plan } = await dryRun("ablations.yaml");
   const conditions = [...new Set(plan.points.map((p) => p.overrides.condition))];
   assert.deepEqual(conditions, [
@@ -63,13 +70,34 @@ Deno.test("ablations.yaml: the main job's base config, one change per condition,
     "hicra-code-entropy",
     "entropy-reg",
     "alpha-0.5",
+    "forking-tokens",
+    "gtpo",
+    "dr-grpo",
+    "gspo",
+    "kl-cov",
+    "clip-cov",
+    "segment-mc",
+    "segment-mc-sg",
   ]);
-  assert.equal(plan.points.length, 80);
+  assert.equal(plan.points.length, 144);
   const placebo = plan.points.find((p) => p.overrides.condition === "placebo")!;
   assert.equal(placebo.experiment.stages["assign-credit"].params.estimator, "placebo");
   const reg = plan.points.find((p) => p.overrides.condition === "entropy-reg")!;
   assert.equal(reg.experiment.stages["assign-credit"].params.estimator, "grpo");
   assert.equal(reg.experiment.stages.update.params.entropy_coef, 0.01);
+  // The rival methods change one thing each against GRPO's advantages.
+  const gspo = plan.points.find((p) => p.overrides.condition === "gspo")!;
+  assert.equal(gspo.experiment.stages["assign-credit"].params.estimator, "grpo");
+  assert.equal(gspo.experiment.stages.update.params.ratio, "sequence");
+  assert.equal(gspo.experiment.stages.update.params.clip_high, 4e-4);
+  const gtpo = plan.points.find((p) => p.overrides.condition === "gtpo")!;
+  assert.equal(gtpo.experiment.stages["assign-credit"].params.estimator, "gtpo");
+  assert.equal(gtpo.experiment.stages.update.params.policy_loss, "vanilla");
+  const mc = plan.points.find((p) => p.overrides.condition === "segment-mc")!.experiment.stages;
+  assert.equal(mc["assign-credit"].params.estimator, "segment-mc");
+  assert.equal(mc["assign-credit"].params.mc_reward, mc.sample.params.reward);
+  assert.equal(mc["cluster-entropy"].params.method, "oracle");
+  assert.deepEqual(mc["assign-credit"].needs.policy, { stage: "update", when: "prev" });
 });
 
 Deno.test("two_phase.yaml: a weaker warm start, strict reward, 4 seeds", async () => {

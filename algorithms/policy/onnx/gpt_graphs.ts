@@ -67,14 +67,14 @@ function layerNorm(g: GraphBuilder, x: string, gain: string, bias: string): stri
 }
 
 /** Forward-pass values the backward pass reads, by name (`l{i}.x`, `l{i}.q`, …, `af`, `logits`). */
-type Activations = Map<string, string>;
+export type Activations = Map<string, string>;
 
 /**
  * Adds the forward pass with a `logits` [B, T, V] output. With `cache`,
  * reads past keys/values (`past_k{i}`, `past_v{i}`) and outputs
  * this step's `new_k{i}` / `new_v{i}`. Returns the activations for `backward`.
  */
-function forward(g: GraphBuilder, config: GptConfig, cache: boolean): Activations {
+export function forward(g: GraphBuilder, config: GptConfig, cache: boolean): Activations {
   const { dModel: d, nHeads: h, vocabSize: vocab, nLayers } = config;
   const hd = d / h;
   const w = declareWeights(g, config);
