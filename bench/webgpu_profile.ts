@@ -363,6 +363,7 @@ if (import.meta.main) {
     const p = await profileModel(m, PROFILE_MODELS[m], batch, repeats);
     results.push(p);
     console.log(formatProfile(p, top) + "\n");
+    // After each model, so a run cut short by a time limit keeps what it measured.
+    if (values.json) Deno.writeTextFileSync(values.json, JSON.stringify(results, null, 2));
   }
-  if (values.json) Deno.writeTextFileSync(values.json, JSON.stringify(results, null, 2));
 }

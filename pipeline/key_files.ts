@@ -24,7 +24,14 @@ export function experimentDir(file: string): string {
 /** `path` resolved against `dir` (absolute paths as they are; no `dir`: the working directory). */
 export function resolveIn(dir: string | undefined, path: string): string {
   if (path.startsWith("/") || dir === undefined) return path;
-  return `${dir}/${path.replace(/^\.\//, "")}`;
+  if (!dir.startsWith("/")) return `${dir}/${path}`;
+  // Lexically normalised (`/a/b/../c` → `/a/c`), so messages name the file plainly.
+  const out: string[] = [];
+  for (const part of `${dir}/${path}`.split("/")) {
+    if (part === "..") out.pop();
+    else if (part !== "." && part !== "") out.push(part);
+  }
+  return `/${out.join("/")}`;
 }
 
 /**

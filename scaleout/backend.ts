@@ -170,7 +170,7 @@ export class QueueBackend implements ExecutorBackend {
     let found = this.#cache.lookup(key);
     if (found.status === "hit" && !found.manifest.pruned) return found.manifest;
     if (this.#remote) {
-      const got = await this.#remote.pull(this.#cache, key);
+      const got = await this.#remote.pull(this.#cache, key, true);
       if (got.status === "fetched") return got.manifest;
       if (got.status === "corrupt") {
         throw new Error(

@@ -138,11 +138,12 @@ export class RemoteCache {
 
   /**
    * Downloads the entry of `key` into `cache` if the bucket has it, verified before it is
-   * renamed into place. An entry already valid in the local cache is kept.
+   * renamed into place. An entry already valid in the local cache is kept. `exists`: the
+   * caller knows the entry is there (a worker just reported it), so no HEAD first.
    */
-  async pull(cache: Cache, key: string): Promise<PullResult> {
+  async pull(cache: Cache, key: string, exists = false): Promise<PullResult> {
     // A HEAD answers the common miss in one cheap request.
-    if (!(await this.has(key))) return { status: "miss" };
+    if (!exists && !(await this.has(key))) return { status: "miss" };
     const got = await this.#pull(cache, key);
     if (got.status !== "fetched") this.#known.delete(key);
     return got;

@@ -38,7 +38,7 @@ export interface WorkerOptions {
   log?: (line: string) => void;
   /** Stops taking jobs when aborted (the running one finishes first). */
   signal?: AbortSignal;
-  /** Longest sleep between empty fetches, ms (default 20). */
+  /** Longest sleep between empty fetches, ms (default 10). */
   idleMs?: number;
 }
 
@@ -77,7 +77,7 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
       if (!jobs.length) {
         // Back off while the queue is empty: 1, 2, 4, … ms up to idleMs.
         await sleep(idle, opts.signal);
-        idle = Math.min(idle * 2, opts.idleMs ?? 20);
+        idle = Math.min(idle * 2, opts.idleMs ?? 10);
         continue;
       }
       idle = 1;

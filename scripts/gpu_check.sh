@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 13's GPU check, for a machine with a real GPU (one command, < 5 min):
+# Issue 13's GPU check, for a machine with a real GPU (one command; per-step time limits keep it < 5 min):
 #   bash scripts/gpu_check.sh [OUT_DIR]
 # 1. the WebGPU adapter Deno sees (needs libvulkan1 and the GPU's Vulkan driver);
 # 2. the bench's webgpu rows: forward and train tok/s of the default policy, B32×T64;
@@ -13,6 +13,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-${OUT:-/tmp/gpu_check}}"
+batch="${GPU_CHECK_BATCH:-32}" # profile batch; a smaller one smoke-tests the script on llvmpipe
 mkdir -p "$out"
 deno=./node_modules/.bin/deno
 if [ ! -x "$deno" ]; then
@@ -29,19 +30,22 @@ console.log(a ? JSON.stringify({ ...Object.fromEntries(["vendor","architecture",
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee -a "$out/adapter.txt"
 
 step "bench rows (webgpu)"
-limit 120 $deno eval 'import { benchWebGpu } from "./bench/policy_bench.ts";
+limit 45 $deno eval 'import { benchWebGpu } from "./bench/policy_bench.ts";
 for (const r of await benchWebGpu()) console.log(`${r.name}: ${Number.isNaN(r.value) ? "unmeasured" : Math.round(r.value)} ${r.unit} — ${r.note ?? ""}`);' |
   tee "$out/bench_webgpu.txt"
 
-for ops in webgpu wasm; do
-  step "per-kernel profile, $ops ops"
-  limit 100 $deno run -A bench/webgpu_profile.ts --batch 32 --repeats 3 --models default,large \
-    --ops "$ops" --json "$out/profile_$ops.json" | tee "$out/profile_$ops.txt"
-done
+# After: medians of 3. Before (wasm-oriented ops): one timed run each, since a 25M-param
+# step took ~21 s on an H100 before the fix (engine-notes §7); the JSON is written per model.
+step "per-kernel profile, webgpu ops"
+limit 60 $deno run -A bench/webgpu_profile.ts --batch "$batch" --repeats 3 --models default,large \
+  --ops webgpu --json "$out/profile_webgpu.json" | tee "$out/profile_webgpu.txt"
+step "per-kernel profile, wasm ops (before issue 13)"
+limit 120 $deno run -A bench/webgpu_profile.ts --batch "$batch" --repeats 1 --models default,large \
+  --ops wasm --json "$out/profile_wasm.json" | tee "$out/profile_wasm.txt"
 
 step "PyTorch eager fp32"
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-  limit 120 python3 - "$out/torch.json" <<'PY' | tee "$out/torch.txt"
+  limit 60 python3 - "$out/torch.json" <<'PY' | tee "$out/torch.txt"
 # The same GPT as algorithms/policy/gpt.ts (pre-LN, exact GELU, untied head, no
 # dropout) and the same step as bench/webgpu_profile.ts: B32 x 64 positions,
 # mean next-token cross-entropy, backward, Adam. Eager mode, fp32, no TF32.

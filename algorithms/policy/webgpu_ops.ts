@@ -6,10 +6,13 @@
  * after in the README); the culprits were:
  *
  *  - 2-D Transpose: tfjs-webgpu transposes matrices with a shared-memory tiled
- *    shader (workgroup barriers), ~25× slower on llvmpipe than its plain
- *    N-d transpose shader. The explicit transposes of wasm's workaround B
- *    (weight gradients) paid it on every linear layer. Here matrices are
- *    transposed as [1, r, c] tensors, which selects the plain shader.
+ *    shader (workgroup barriers), 12–17× slower on llvmpipe than its plain
+ *    N-d transpose shader (124–130 against 7–10 ms for [2048, 128]). The
+ *    explicit transposes of wasm's workaround B (weight gradients) paid it
+ *    on every linear layer. Here matrices are transposed as [1, r, c]
+ *    tensors, which selects the plain shader, and weight gradients use the
+ *    transposeA flag (as fast as that transpose plus a product, one kernel
+ *    fewer).
  *  - The ones-vector matMul that sums bias / LayerNorm / position gradients
  *    over rows (wasm's fastest choice) runs tfjs's reduce-style matMul:
  *    ~40 ms for [2048, 128]. A custom column-sum kernel

@@ -10,7 +10,7 @@ import { UserError } from "../../pipeline/errors.ts";
 import { execute, type ExecuteOptions } from "../../pipeline/executor.ts";
 import { summarizeExplain } from "../../pipeline/explain.ts";
 import { hashJson } from "../../pipeline/hash.ts";
-import { resolveIn } from "../../pipeline/key_files.ts";
+import { experimentDir, resolveIn } from "../../pipeline/key_files.ts";
 import { SilentReporter } from "../../pipeline/progress.ts";
 import { createRegistry } from "../../pipeline/registry.ts";
 import type { StageKind } from "../../pipeline/types.ts";
@@ -223,4 +223,16 @@ Deno.test("key files: loading the experiment file reports a missing one at the p
   Deno.writeTextFileSync(`${root}/exp/data/a.txt`, "x\n");
   assert.equal((await loadExperimentFile(yaml, registry)).points.length, 1);
   Deno.removeSync(root, { recursive: true });
+});
+
+Deno.test("key files: experimentDir and resolveIn", () => {
+  const cwd = Deno.cwd();
+  assert.equal(experimentDir("x.yaml"), cwd);
+  assert.equal(experimentDir("exp/x.yaml"), `${cwd}/exp`);
+  assert.equal(experimentDir("/a/b/x.yaml"), "/a/b");
+  assert.equal(experimentDir("/x.yaml"), "/");
+  assert.equal(resolveIn("/a/b", "../c/./d.txt"), "/a/c/d.txt");
+  assert.equal(resolveIn("/a/b", "x/"), "/a/b/x");
+  assert.equal(resolveIn("/a/b", "/abs/f"), "/abs/f");
+  assert.equal(resolveIn(undefined, "rel/f"), "rel/f");
 });

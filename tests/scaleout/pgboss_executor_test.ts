@@ -36,6 +36,8 @@ interface Harness {
   /** The shared cache of the pgboss harness. */
   cacheUrl?: string;
   opts(dir: string, extra?: Partial<ExecuteOptions>): Promise<ExecuteOptions>;
+  /** Labels of the instances the toy stages actually executed, in order. */
+  executed(): string[];
   close(): Promise<void>;
 }
 
@@ -48,14 +50,31 @@ function harness(exec: Exec, s: Services, queueUrl: string): Harness {
     reporter: new SilentReporter(),
     ...extra,
   });
+  const root = Deno.makeTempDirSync();
+  const execLog = `${root}/exec.log`;
+  const executed = () => {
+    try {
+      return Deno.readTextFileSync(execLog).split("\n").filter((l) => l);
+    } catch {
+      return [];
+    }
+  };
   if (exec === "local") {
-    return { opts: (d, e) => Promise.resolve(base(d, e)), close: async () => {} };
+    // The toy stages run in this process: they read the variable when they run.
+    Deno.env.set("TOY_EXEC_LOG", execLog);
+    return {
+      opts: (d, e) => Promise.resolve(base(d, e)),
+      executed,
+      close: () => Promise.resolve(Deno.env.delete("TOY_EXEC_LOG")),
+    };
   }
   const cacheUrl = s.cacheUrl(`t${Deno.pid}-${prefixes++}`);
-  const root = Deno.makeTempDirSync();
-  const workers = [1, 2].map((i) => spawnWorker(queueUrl, cacheUrl, `${root}/w${i}`));
+  const workers = [1, 2].map((i) =>
+    spawnWorker(queueUrl, cacheUrl, `${root}/w${i}`, { TOY_EXEC_LOG: execLog })
+  );
   return {
     cacheUrl,
+    executed,
     async opts(dir, extra) {
       const backend = await QueueBackend.open({
         queueUrl,
@@ -150,6 +169,22 @@ stages:
             }
           },
         );
+
+        await t.step(`${exec}: --force reruns the stage and everything downstream`, async () => {
+          const h = harness(exec, s, queueUrl);
+          try {
+            const dir = Deno.makeTempDirSync();
+            await execute(plan(TOY).points, await h.opts(dir));
+            assert.equal(h.executed().length, 10);
+            const r = await execute(plan(TOY).points, await h.opts(dir, { force: ["probe"] }));
+            const ran = r.details.filter((d) => d.status === "ran").map((d) => d.label);
+            assert.deepEqual(ran, ["probe@2", "probe@5"]);
+            // Really executed again, though the shared cache holds both.
+            assert.deepEqual(h.executed().slice(10).sort(), ["probe@2", "probe@5"]);
+          } finally {
+            await h.close();
+          }
+        });
 
         await t.step(`${exec}: a failed point does not stop the others`, async () => {
           const h = harness(exec, s, queueUrl);
