@@ -138,7 +138,11 @@ export function portableModule(url: string): string {
   return url.startsWith(REPO_ROOT) ? url.slice(REPO_ROOT.length) : url;
 }
 
-/** The module URL of a portable name, resolved in this checkout. */
+/** The module URL of a portable name, resolved in this checkout (only local files are imported). */
 export function resolveModule(name: string): string {
-  return /^[a-z]+:/.test(name) ? name : new URL(name, REPO_ROOT).href;
+  if (name.startsWith("file:")) return name;
+  if (/^[a-z]+:/.test(name) || name.startsWith("/") || name.split("/").includes("..")) {
+    throw new Error(`refusing to import stage module ${name}: not a file of this checkout`);
+  }
+  return new URL(name, REPO_ROOT).href;
 }

@@ -59,9 +59,14 @@ start() {
       as_pg "$bin/initdb" -D "$dir/pg" -A trust -U postgres >"$dir/initdb.log" 2>&1 ||
         { echo "error: initdb failed; see $dir/initdb.log" >&2; exit 1; }
     fi
-    as_pg "$bin/pg_ctl" -D "$dir/pg" -l "$dir/pgrun/pg.log" -w -t 30 \
-      -o "-p $port -k $dir/pgrun -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null ||
-      { echo "error: PostgreSQL did not start; see $dir/pgrun/pg.log" >&2; exit 1; }
+    # A port taken between free_port and the server's bind (a parallel start): try another.
+    local tries=0
+    until as_pg "$bin/pg_ctl" -D "$dir/pg" -l "$dir/pgrun/pg.log" -w -t 30 \
+      -o "-p $port -k $dir/pgrun -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null; do
+      tries=$((tries + 1))
+      [ "$tries" -lt 3 ] || { echo "error: PostgreSQL did not start; see $dir/pgrun/pg.log" >&2; exit 1; }
+      port=$(free_port)
+    done
     head -n 1 "$dir/pg/postmaster.pid" >"$dir/pg/postmaster.pid.copy"
     echo "$port" >"$dir/pg.port"
     as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "create database hicra" >/dev/null 2>&1 || true
