@@ -8,8 +8,7 @@
  * the main job's batch: 16 prompts × 8.
  *
  * WebGPU (issue 13): forward and train tok/s (B32×T64, supervised loss,
- * gradients and Adam, awaited — rlStep reads back synchronously, which the
- * webgpu backend cannot do under Deno) on a real GPU when there is one, else
+ * gradients and Adam, awaited) on a real GPU when there is one, else
  * a row "unmeasured (no device)"; and on a software adapter (llvmpipe) only
  * with HICRA_ALLOW_SOFTWARE_GPU=1, since it adds minutes.
  *
@@ -113,10 +112,10 @@ async function benchBackend(
     oldLogprobs: seqs.map((s) => s.slice(17).map(() => -5)),
   };
   const adam = new Adam({ lr: 1e-4 });
-  rlStep(model, adam, batch); // warm-up (kernel setup, allocation)
+  await rlStep(model, adam, batch); // warm-up (kernel setup, allocation)
   const timed = backend === "cpu" ? 1 : 3;
-  let seconds = await median(timed, () => {
-    for (let i = 0; i < plan.trainSteps; i++) rlStep(model, adam, batch);
+  let seconds = await median(timed, async () => {
+    for (let i = 0; i < plan.trainSteps; i++) await rlStep(model, adam, batch);
   });
   rows.push({
     name: `policy train tok/s (rlStep, ${label}, B32×T64)`,

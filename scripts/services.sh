@@ -57,7 +57,7 @@ start() {
       mkdir -p "$dir/pg" "$dir/pgrun"
       if [ "$(id -u)" = 0 ]; then chown postgres "$dir/pg" "$dir/pgrun"; fi
       as_pg "$bin/initdb" -D "$dir/pg" -A trust -U postgres >"$dir/initdb.log" 2>&1 ||
-        { echo "error: initdb failed; see $dir/initdb.log" >&2; exit 1; }
+        { echo "error: initdb failed; see $dir/initdb.log (the postgres user must be able to enter every parent of $dir)" >&2; exit 1; }
     fi
     # A port taken between free_port and the server's bind (a parallel start): try another.
     local tries=0

@@ -175,7 +175,7 @@ export const evaluate: StageKind = {
     // as sampling them).
     const perProblem = p.token_stats_samples as number;
     if (perProblem > 0) idRollouts = idRollouts.filter((_, i) => i % n < perProblem);
-    const lp = sequenceLogprobs(
+    const lp = await sequenceLogprobs(
       model,
       idRollouts.map((r) => [...r.prompt, ...r.response]),
       idRollouts.map((r) => r.prompt.length),

@@ -191,7 +191,7 @@ export const update: StageKind = {
       );
       for (const idx of batches) {
         if (idx.length === 0) continue;
-        const r = rlStep(model, adam, {
+        const r = await rlStep(model, adam, {
           tokens: idx.map((i) => [...rs[i].prompt, ...rs[i].response]),
           responseStart: idx.map((i) => rs[i].prompt.length),
           advantages: idx.map((i) => credit.advantages[i]),

@@ -129,7 +129,7 @@ export const warmstart: StageKind = {
         (1 - minFrac) * 0.5 *
           (1 + Math.cos(Math.PI * (s - warmup) / Math.max(1, steps - warmup)));
       adam.lr = peak * progress;
-      const r = supervisedStep(model, adam, { tokens, lossMask });
+      const r = await supervisedStep(model, adam, { tokens, lossMask });
       if (!Number.isFinite(r.loss)) throw new Error(`loss is ${r.loss} at warm-start step ${s}`);
       losses.push(r.loss);
       if (s % 10 === 9 || s === steps - 1) {

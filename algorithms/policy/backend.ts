@@ -72,6 +72,15 @@ export async function webGpuAdapterInfo(): Promise<WebGpuAdapterInfo | null> {
   };
 }
 
+/**
+ * False on webgpu, whose synchronous reads (`dataSync`, `arraySync`) fail
+ * under Deno (see `explainSyncReads`); code that needs a value while a
+ * gradient is being recorded reads it beforehand, asynchronously, there.
+ */
+export function syncReadsWork(): boolean {
+  return tf.getBackend() !== "webgpu";
+}
+
 /** The onnxruntime engine, loaded by the first `useBackend("onnx")`. */
 type OnnxEngine = typeof import("./onnx/engine.ts");
 
@@ -165,7 +174,7 @@ function explainSyncReads(): void {
       throw new Error(
         `The webgpu backend cannot read a GPU tensor synchronously under Deno (dataSync/arraySync need a canvas 2d context; ${
           (e as Error).message
-        }): read it with await tensor.data(); code that reads synchronously (e.g. rlStep, supervisedStep) does not run on webgpu yet`,
+        }): read it with await tensor.data() (the lab's training, sampling and scoring do)`,
       );
     }
   };

@@ -88,14 +88,15 @@ export async function saveCheckpoint(
 ): Promise<void> {
   assertLittleEndian();
   const params = namedParameters(model);
+  // Awaited reads: synchronous ones fail on webgpu under Deno.
   const weights = packFloats(
-    params.map(({ variable }) => variable.dataSync() as Float32Array),
+    await Promise.all(params.map(async ({ variable }) => await variable.data() as Float32Array)),
   );
   let optimizer: CheckpointManifest["optimizer"] = null;
   let optimizerBytes: Uint8Array | null = null;
   if (opts.optimizer) {
     const o = opts.optimizer;
-    const state = o.getState();
+    const state = await o.getState();
     optimizer = {
       type: "adam",
       file: "optimizer.bin",

@@ -4,6 +4,11 @@
  * verl loss aggregation, optional k3 KL and entropy bonus), per-token
  * log-probs for evaluation, and a small Adam(W) optimizer.
  *
+ * Results are read asynchronously (`await tensor.data()`), so the steps run on
+ * webgpu too, whose synchronous reads fail under Deno; the few values the RL
+ * loss needs while its gradient is being recorded are read synchronously where
+ * that works (cpu, wasm, onnx) and taken from a forward pass before it on webgpu.
+ *
  * Conventions: token sequences are lists of ids; batches are right-padded here
  * with PAD id 0 (padded positions never enter a loss because of the masks,
  * and the causal attention keeps them from influencing real positions).
@@ -14,7 +19,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { type Gpt, logits, namedParameters } from "./gpt.ts";
-import { onnxEngine, usingOnnx } from "./backend.ts";
+import { onnxEngine, syncReadsWork, usingOnnx } from "./backend.ts";
 import type { ScoringBatch } from "./onnx/engine.ts";
 import type { Rng } from "../rng.ts";
 import { clipCovSelection, forkingTokenMask, klCovSelection } from "./token_selection.ts";
@@ -113,12 +118,10 @@ export class Adam {
   }
 
   /** A copy of the state (for checkpoints); empty moments before any update. */
-  getState(): AdamState {
-    return {
-      step: this.step,
-      m: (this.#m ?? []).map((x) => (x.dataSync() as Float32Array).slice()),
-      v: (this.#v ?? []).map((x) => (x.dataSync() as Float32Array).slice()),
-    };
+  async getState(): Promise<AdamState> {
+    const copy = (xs: tf.Variable[] | null) =>
+      Promise.all((xs ?? []).map(async (x) => (await x.data() as Float32Array).slice()));
+    return { step: this.step, m: await copy(this.#m), v: await copy(this.#v) };
   }
 
   /** Restores a state saved by `getState` (shapes taken from `params`). */
@@ -274,22 +277,30 @@ function lossAndGradients(
  * Computes the loss and its gradients, checks both are finite, clips the
  * global gradient norm and applies the update.
  */
-function optimize(
+async function optimize(
   model: Gpt,
   optimizer: Adam,
   batch: ScoringBatch,
   loss: StatsLoss,
   maxGradNorm: number,
   what: string,
-): { loss: number; gradNorm: number } {
+): Promise<{ loss: number; gradNorm: number }> {
   const params = namedParameters(model).map((p) => p.variable);
   const { value, grads: ordered } = lossAndGradients(model, batch, loss);
   try {
-    const loss = value.dataSync()[0];
+    const loss = (await value.data())[0];
     if (!Number.isFinite(loss)) throw new Error(`${what}: loss is ${loss}`);
-    const normT = tf.tidy(() => tf.sqrt(tf.addN(ordered.map((g) => tf.sum(tf.square(g))))));
-    const gradNorm = normT.dataSync()[0];
-    normT.dispose();
+    // Chained adds in order, not tf.addN: tfjs-webgpu 4.22's AddN sums only its first 4 inputs
+    // (on cpu and wasm both round after every addition, so the result is the same).
+    const normT = tf.tidy(() =>
+      tf.sqrt(ordered.map((g) => tf.sum(tf.square(g))).reduce((acc, x) => tf.add(acc, x)))
+    );
+    let gradNorm: number;
+    try {
+      gradNorm = (await normT.data())[0];
+    } finally {
+      normT.dispose();
+    }
     if (!Number.isFinite(gradNorm)) {
       throw new Error(`${what}: gradient norm is ${gradNorm}`);
     }
@@ -426,14 +437,14 @@ export function supervisedLoss(model: Gpt, batch: SupervisedBatch): tf.Scalar {
  * masked tokens). `maxGradNorm` (default 1; 0 disables) clips the global
  * gradient norm. Throws when the loss or gradient norm is not finite.
  */
-export function supervisedStep(
+export async function supervisedStep(
   model: Gpt,
   optimizer: Adam,
   batch: SupervisedBatch,
   opts: { maxGradNorm?: number } = {},
-): StepResult {
+): Promise<StepResult> {
   const { tokens, loss } = supervisedProblem(model, batch);
-  return optimize(model, optimizer, tokens, loss, opts.maxGradNorm ?? 1, "supervisedStep");
+  return await optimize(model, optimizer, tokens, loss, opts.maxGradNorm ?? 1, "supervisedStep");
 }
 
 // ---------------------------------------------------------------------------
@@ -593,12 +604,12 @@ export interface RlStepResult {
  * option at its default the computation is the plain clipped surrogate above.
  * Throws when the loss or the gradient norm is not finite (no update).
  */
-export function rlStep(
+export async function rlStep(
   model: Gpt,
   optimizer: Adam,
   batch: RlBatch,
   opts: RlOptions = {},
-): RlStepResult {
+): Promise<RlStepResult> {
   const clipLow = opts.clipLow ?? 0.2;
   const clipHigh = opts.clipHigh ?? 0.28;
   const lossAgg = opts.lossAgg ?? "token-mean";
@@ -644,14 +655,29 @@ export function rlStep(
   let selectedFrac = 0;
   const fracOf = (sel: Float32Array) => sel.reduce((a, v) => a + v, 0) / count;
   try {
-    const { loss, gradNorm } = optimize(
+    const needs = {
+      logp: policyLoss !== "vanilla" || ratioLevel === "sequence-token",
+      entropy: rho < 1,
+      ratio: policyLoss === "clip-cov",
+      seqMean: ratioLevel === "sequence-token",
+    };
+    const pre = Object.values(needs).some(Boolean) && !syncReadsWork()
+      ? await lossConstants(model, tokens, oldT, maskT, layout, needs)
+      : null;
+    // A value of this forward pass, as a constant: read now where sync reads work, else from `pre`.
+    const read = (v: tf.Tensor, key: keyof LossConstants): Float32Array =>
+      pre ? pre[key]! : v.dataSync() as Float32Array;
+    const { loss, gradNorm } = await optimize(
       model,
       optimizer,
       tokens,
       ({ logp, entropy: tokenEntropy }) => {
         let pg: tf.Tensor;
         if (policyLoss === "vanilla") {
-          const ratio = hold("ratio", tf.exp(logImportance(logp, oldT, maskT, ratioLevel, layout)));
+          const ratio = hold(
+            "ratio",
+            tf.exp(logImportance(logp, oldT, maskT, ratioLevel, layout, read)),
+          );
           const negAdv = tf.neg(advT);
           pg = tf.maximum(
             tf.mul(negAdv, ratio),
@@ -662,7 +688,7 @@ export function rlStep(
           const diff = tf.mul(tf.sub(logp, oldT), maskT);
           const ratio = hold("ratio", tf.exp(diff));
           const negAdv = tf.neg(advT);
-          const lp = logp.dataSync() as Float32Array;
+          const lp = read(logp, "logp");
           if (policyLoss === "kl-cov") {
             const sel = klCovSelection(layout.advantages, lp, mask, opts.klCovRatio ?? 0.0002);
             selectedFrac = fracOf(sel);
@@ -674,7 +700,7 @@ export function rlStep(
             const sel = clipCovSelection(
               layout.advantages,
               lp,
-              ratio.dataSync() as Float32Array,
+              read(ratio, "ratio"),
               mask,
               {
                 ratio: opts.clipCovRatio ?? 0.0002,
@@ -697,7 +723,7 @@ export function rlStep(
           }
         }
         if (rho < 1) {
-          const { keep } = forkingTokenMask(tokenEntropy.dataSync() as Float32Array, mask, rho);
+          const { keep } = forkingTokenMask(read(tokenEntropy, "entropy"), mask, rho);
           keptFrac = fracOf(keep);
           pg = tf.mul(pg, tf.tensor2d(keep, [b, t]));
         }
@@ -726,9 +752,9 @@ export function rlStep(
       "rlStep",
     );
 
-    const ratio = held.ratio!.dataSync() as Float32Array;
-    const entropy = held.entropy!.dataSync() as Float32Array;
-    const k3 = held.k3?.dataSync() as Float32Array | undefined;
+    const ratio = await held.ratio!.data() as Float32Array;
+    const entropy = await held.entropy!.data() as Float32Array;
+    const k3 = await held.k3?.data() as Float32Array | undefined;
     // KL-Cov does not clip, so nothing counts as clipped.
     const clips = policyLoss !== "kl-cov";
     let ratioSum = 0, low = 0, high = 0, entSum = 0, klSum = 0;
@@ -743,7 +769,7 @@ export function rlStep(
     }
     return {
       loss,
-      pgLoss: held.pgLoss!.dataSync()[0],
+      pgLoss: (await held.pgLoss!.data())[0],
       clipLowFrac: low / count,
       clipHighFrac: high / count,
       kl: klSum / count,
@@ -806,17 +832,67 @@ function logImportance(
   maskT: tf.Tensor,
   level: RatioLevel,
   layout: ResponseLayout,
+  read: (v: tf.Tensor, key: keyof LossConstants) => Float32Array,
 ): tf.Tensor {
   const diff = tf.mul(tf.sub(logp, oldT), maskT);
   if (level === "token") return tf.clipByValue(diff, -20, 20);
-  const lengths = tf.tensor2d(layout.lengths.map((n) => Math.max(n, 1)), [layout.b, 1]);
-  const seqMean = tf.div(tf.sum(diff, 1, true), lengths);
+  const seqMean = sequenceMeans(diff, layout);
   if (level === "sequence") return tf.mul(tf.minimum(seqMean, 10), tf.onesLike(diff));
   // Stop-gradients as constants read from this forward pass. The clamp comes after the sum,
   // as in verl, so a clamped token has no gradient (not s_i·∇log π with s_i = e^10).
-  const lpConst = tf.tensor2d(logp.dataSync() as Float32Array, [layout.b, layout.t]);
-  const seqConst = tf.tensor2d(seqMean.dataSync() as Float32Array, [layout.b, 1]);
+  const lpConst = tf.tensor2d(read(logp, "logp"), [layout.b, layout.t]);
+  const seqConst = tf.tensor2d(read(seqMean, "seqMean"), [layout.b, 1]);
   return tf.minimum(tf.add(tf.sub(logp, lpConst), seqConst), 10);
+}
+
+/** Mean over each response of a masked [B, T] tensor, as [B, 1] (an empty response gives 0). */
+function sequenceMeans(masked: tf.Tensor, layout: ResponseLayout): tf.Tensor {
+  const lengths = tf.tensor2d(layout.lengths.map((n) => Math.max(n, 1)), [layout.b, 1]);
+  return tf.div(tf.sum(masked, 1, true), lengths);
+}
+
+/**
+ * Forward-pass values the RL loss reads as constants (token selections and
+ * stop-gradients), each flattened in the [B, T] (or [B, 1]) layout; only the
+ * ones asked for are filled.
+ */
+interface LossConstants {
+  logp?: Float32Array;
+  entropy?: Float32Array;
+  /** exp((log π − log π_old)·mask), unclamped (KL-Cov / Clip-Cov). */
+  ratio?: Float32Array;
+  /** mean_t((log π − log π_old)·mask) per response, [B, 1]. */
+  seqMean?: Float32Array;
+}
+
+/**
+ * The loss's constants from a forward pass without gradient, read
+ * asynchronously: for backends whose synchronous reads fail (webgpu under
+ * Deno), computed by the same ops as inside the loss.
+ */
+async function lossConstants(
+  model: Gpt,
+  tokens: ScoringBatch,
+  oldT: tf.Tensor,
+  maskT: tf.Tensor,
+  layout: ResponseLayout,
+  needs: Record<keyof LossConstants, boolean>,
+): Promise<LossConstants> {
+  const stats = tokenStats(model, tokens);
+  const [ratio, seqMean] = tf.tidy(() => {
+    const diff = tf.mul(tf.sub(stats.logp, oldT), maskT);
+    return [tf.exp(diff), sequenceMeans(diff, layout)];
+  });
+  const all: Record<keyof LossConstants, tf.Tensor> = { ...stats, ratio, seqMean };
+  try {
+    const out: LossConstants = {};
+    for (const key of Object.keys(needs) as (keyof LossConstants)[]) {
+      if (needs[key]) out[key] = await all[key].data() as Float32Array;
+    }
+    return out;
+  } finally {
+    tf.dispose(Object.values(all));
+  }
 }
 
 /** Token positions of the responses in the shifted [B, L-1] layout. */
@@ -965,12 +1041,12 @@ export interface SequenceLogprobs {
  * under the model (no gradient), computed `batchSize` sequences at a time
  * (default 64). `temperature` scales the logits as in sampling and rlStep.
  */
-export function sequenceLogprobs(
+export async function sequenceLogprobs(
   model: Gpt,
   tokens: number[][],
   responseStart: number[],
   opts: { temperature?: number; batchSize?: number } = {},
-): SequenceLogprobs {
+): Promise<SequenceLogprobs> {
   const temperature = opts.temperature ?? 1;
   const batchSize = opts.batchSize ?? 64;
   if (!(temperature > 0)) {
@@ -1004,9 +1080,13 @@ export function sequenceLogprobs(
       t,
       temperature,
     });
-    const lpData = stats.logp.dataSync() as Float32Array;
-    const entData = stats.entropy.dataSync() as Float32Array;
-    tf.dispose([stats.logp, stats.entropy]);
+    let lpData: Float32Array, entData: Float32Array;
+    try {
+      lpData = await stats.logp.data() as Float32Array;
+      entData = await stats.entropy.data() as Float32Array;
+    } finally {
+      tf.dispose([stats.logp, stats.entropy]);
+    }
     chunk.forEach((_, i) => {
       const from = i * t + starts[i] - 1;
       out.logprobs.push(Array.from(lpData.subarray(from, from + lengths[i])));

@@ -60,8 +60,8 @@ Deno.test("checkpoint with optimizer state resumes training identically", async 
     const batch = { tokens, lossMask: tokens.map((s) => s.map(() => true)) };
     const model = randomGpt(TINY, 2);
     const adam = new Adam({ lr: 1e-2, beta2: 0.99, weightDecay: 0.1 });
-    supervisedStep(model, adam, batch);
-    supervisedStep(model, adam, batch);
+    await supervisedStep(model, adam, batch);
+    await supervisedStep(model, adam, batch);
     await saveCheckpoint(model, tmp, { optimizer: adam });
     const resumed = await loadCheckpoint(tmp);
     const adam2 = await loadOptimizer(tmp, resumed);
@@ -69,8 +69,8 @@ Deno.test("checkpoint with optimizer state resumes training identically", async 
     assert.equal(adam2.step, 2);
     assert.equal(adam2.beta2, 0.99);
     for (let i = 0; i < 2; i++) {
-      const l1: number = supervisedStep(model, adam, batch).loss;
-      const l2: number = supervisedStep(resumed, adam2, batch).loss;
+      const l1: number = (await supervisedStep(model, adam, batch)).loss;
+      const l2: number = (await supervisedStep(resumed, adam2, batch)).loss;
       assert.equal(l1, l2);
     }
     const pa = namedParameters(model), pb = namedParameters(resumed);

@@ -178,16 +178,22 @@ async function trainOnce(backend: BackendName, arrays: Float32Array[]) {
   return await withModel(backend, cfg, arrays, async (model) => {
     const refModel = gptFromArrays(cfg, arrays.map((a) => a.map((x) => x * 0.9)));
     const adam = new Adam({ lr: 1e-3 });
-    const rl = rlStep(model, adam, { tokens, responseStart, advantages, oldLogprobs, refModel }, {
+    const rl = await rlStep(model, adam, {
+      tokens,
+      responseStart,
+      advantages,
+      oldLogprobs,
+      refModel,
+    }, {
       klBeta: 0.1,
       entropyCoef: 0.01,
       lossAgg: "seq-mean-token-mean",
     });
-    const sup = supervisedStep(model, adam, {
+    const sup = await supervisedStep(model, adam, {
       tokens,
       lossMask: tokens.map((s) => s.map((_, j) => j >= 3)),
     });
-    const lp = sequenceLogprobs(model, tokens, responseStart, { temperature: 0.8 });
+    const lp = await sequenceLogprobs(model, tokens, responseStart, { temperature: 0.8 });
     const after = namedParameters(model).map((p) => p.variable.dataSync() as Float32Array);
     adam.dispose();
     disposeGpt(refModel);

@@ -198,7 +198,7 @@ Deno.test("one rlStep's loss and gradient norm equal the reference's (loss 1e-6 
     tf.dispose([inputs, targets, mask, adv, old, ref.value, ...Object.values(ref.grads)]);
 
     const adam = new Adam({ lr: 1e-3 });
-    const r = rlStep(model, adam, { tokens, responseStart, advantages, oldLogprobs }, {
+    const r = await rlStep(model, adam, { tokens, responseStart, advantages, oldLogprobs }, {
       clipLow,
       clipHigh,
     });

@@ -58,7 +58,7 @@ Deno.test("KV-cache sampling log-probs equal a full re-forward's", async () => {
     const ps = prompts();
     for (const temperature of [1, 0.7]) {
       const out = await sample(model, ps, { ...OPTS, temperature });
-      const full = sequenceLogprobs(
+      const full = await sequenceLogprobs(
         model,
         ps.map((p, i) => [...p, ...out[i].tokens]),
         ps.map((p) => p.length),
@@ -83,7 +83,7 @@ Deno.test("EOS stops a sequence and is kept; greedy and top-p", async () => {
   const nucleus = await sample(model, ps, { ...OPTS, topP: 1e-6, seed: 9 });
   assert.deepEqual(nucleus.map((s) => s.tokens), greedy.map((s) => s.tokens));
   // Greedy log-probs are at temperature 1, i.e. those of the full re-forward.
-  const full = sequenceLogprobs(
+  const full = await sequenceLogprobs(
     model,
     ps.map((p, i) => [...p, ...greedy[i].tokens]),
     ps.map((p) => p.length),

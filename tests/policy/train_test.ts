@@ -27,14 +27,14 @@ import { maxAbsDiff, randomGpt, randomTokens, TINY } from "./helpers.ts";
  * A batch whose importance ratios are set by construction: old log-probs =
  * current log-probs − log ρ.
  */
-function ratioBatch(
+async function ratioBatch(
   model: Gpt,
   cases: { adv: number; ratio: number }[][],
-): RlBatch {
+): Promise<RlBatch> {
   const rng = new Rng(3);
   const tokens = cases.map((c) => randomTokens(rng, 1, 3 + c.length, TINY.vocabSize)[0]);
   const responseStart = tokens.map(() => 3);
-  const cur = sequenceLogprobs(model, tokens, responseStart);
+  const cur = await sequenceLogprobs(model, tokens, responseStart);
   return {
     tokens,
     responseStart,
@@ -61,7 +61,7 @@ function tokenLoss(adv: number, ratio: number): number {
 Deno.test("rlStep: clip fractions, ratio mean and loss aggregations", async () => {
   await useBackend("cpu");
   const model = randomGpt(TINY, 1);
-  const batch = ratioBatch(model, CASES);
+  const batch = await ratioBatch(model, CASES);
   const flat = CASES.flat();
   const n = flat.length;
   const losses = CASES.map((c) => c.map((x) => tokenLoss(x.adv, x.ratio)));
@@ -75,7 +75,7 @@ Deno.test("rlStep: clip fractions, ratio mean and loss aggregations", async () =
   };
   for (const lossAgg of Object.keys(expected) as LossAgg[]) {
     const adam = new Adam({ lr: 0 }); // measure only
-    const r = rlStep(model, adam, batch, { lossAgg });
+    const r = await rlStep(model, adam, batch, { lossAgg });
     assert.ok(Math.abs(r.loss - expected[lossAgg]) < 1e-5, lossAgg);
     assert.equal(r.pgLoss, r.loss);
     // Â<0 & ρ<0.8: (-1, 0.5), (-2, 0.7). Â>0 & ρ>1.28: (1, 1.5), (0.3, 1.3).
@@ -87,7 +87,7 @@ Deno.test("rlStep: clip fractions, ratio mean and loss aggregations", async () =
     adam.dispose();
   }
   const adam = new Adam({ lr: 0 });
-  const norm = rlStep(model, adam, batch, {
+  const norm = await rlStep(model, adam, batch, {
     lossAgg: "seq-mean-token-sum-norm",
     lossScaleFactor: 10,
   });
@@ -101,14 +101,14 @@ Deno.test("rlStep: clip fractions, ratio mean and loss aggregations", async () =
 Deno.test("rlStep: clipped tokens give no gradient", async () => {
   await useBackend("cpu");
   const model = randomGpt(TINY, 2);
-  const clippedOnly = ratioBatch(model, [[{ adv: -1, ratio: 0.5 }, {
+  const clippedOnly = await ratioBatch(model, [[{ adv: -1, ratio: 0.5 }, {
     adv: 1,
     ratio: 1.5,
   }]]);
   const adam = new Adam({ lr: 0 });
-  assert.equal(rlStep(model, adam, clippedOnly).gradNorm, 0);
-  const live = ratioBatch(model, [[{ adv: -1, ratio: 0.9 }]]);
-  assert.ok(rlStep(model, adam, live).gradNorm > 0);
+  assert.equal((await rlStep(model, adam, clippedOnly)).gradNorm, 0);
+  const live = await ratioBatch(model, [[{ adv: -1, ratio: 0.9 }]]);
+  assert.ok((await rlStep(model, adam, live)).gradNorm > 0);
   adam.dispose();
   disposeGpt(model);
 });
@@ -116,24 +116,24 @@ Deno.test("rlStep: clipped tokens give no gradient", async () => {
 Deno.test("rlStep: entropy bonus and k3 KL to a reference", async () => {
   await useBackend("cpu");
   const model = randomGpt(TINY, 3);
-  const batch = ratioBatch(model, CASES);
+  const batch = await ratioBatch(model, CASES);
   const adam = new Adam({ lr: 0 });
   // Same policy as the reference: KL 0.
   const same = cloneGpt(model);
-  const r0 = rlStep(model, adam, { ...batch, refModel: same }, { klBeta: 0.5 });
+  const r0 = await rlStep(model, adam, { ...batch, refModel: same }, { klBeta: 0.5 });
   assert.ok(Math.abs(r0.kl) < 1e-6);
   // A different reference: k3 token mean from the two models' log-probs.
   const ref = randomGpt(TINY, 4);
   const starts = batch.responseStart;
-  const lp = sequenceLogprobs(model, batch.tokens, starts);
-  const lpRef = sequenceLogprobs(ref, batch.tokens, starts);
+  const lp = await sequenceLogprobs(model, batch.tokens, starts);
+  const lpRef = await sequenceLogprobs(ref, batch.tokens, starts);
   const k3 = lp.logprobs.flat().map((l, i) => {
     const d = lpRef.logprobs.flat()[i] - l;
     return Math.exp(d) - d - 1;
   });
   const klMean = k3.reduce((a, b) => a + b, 0) / k3.length;
   const entMean = lp.entropy.flat().reduce((a, b) => a + b, 0) / k3.length;
-  const r = rlStep(model, adam, { ...batch, refModel: ref }, {
+  const r = await rlStep(model, adam, { ...batch, refModel: ref }, {
     klBeta: 0.5,
     entropyCoef: 0.1,
   });
@@ -142,7 +142,7 @@ Deno.test("rlStep: entropy bonus and k3 KL to a reference", async () => {
   assert.ok(
     Math.abs(r.loss - (r.pgLoss - 0.1 * entMean + 0.5 * klMean)) < 1e-5,
   );
-  assert.throws(() => rlStep(model, adam, batch, { klBeta: 0.1 }), /refModel/);
+  await assert.rejects(() => rlStep(model, adam, batch, { klBeta: 0.1 }), /refModel/);
   adam.dispose();
   [model, same, ref].forEach(disposeGpt);
 });
@@ -150,7 +150,7 @@ Deno.test("rlStep: entropy bonus and k3 KL to a reference", async () => {
 Deno.test("NaN / Inf in the loss or gradient norm throws and skips the update", async () => {
   await useBackend("cpu");
   const model = randomGpt(TINY, 5);
-  const batch = ratioBatch(model, CASES);
+  const batch = await ratioBatch(model, CASES);
   const adam = new Adam({ lr: 0.1 });
   // Huge advantages: finite loss, but the squared gradients overflow.
   const huge = {
@@ -158,18 +158,18 @@ Deno.test("NaN / Inf in the loss or gradient norm throws and skips the update", 
     advantages: batch.advantages.map((a) => a.map(() => 3e38)),
   };
   const before = namedParameters(model).map((p) => p.variable.dataSync().slice());
-  assert.throws(
+  await assert.rejects(
     () => rlStep(model, adam, huge),
     /rlStep: (gradient norm|loss) is (Infinity|-Infinity|NaN)/,
   );
   const head = namedParameters(model).at(-1)!.variable;
   head.assign(tf.fill(head.shape, NaN));
-  assert.throws(() => rlStep(model, adam, batch), /rlStep: loss is NaN/);
+  await assert.rejects(() => rlStep(model, adam, batch), /rlStep: loss is NaN/);
   const sup = {
     tokens: batch.tokens,
     lossMask: batch.tokens.map((s) => s.map(() => true)),
   };
-  assert.throws(
+  await assert.rejects(
     () => supervisedStep(model, adam, sup),
     /supervisedStep: loss is NaN/,
   );
@@ -177,7 +177,7 @@ Deno.test("NaN / Inf in the loss or gradient norm throws and skips the update", 
     assert.deepEqual(p.variable.dataSync(), before[i])
   );
   assert.equal(adam.step, 0);
-  assert.throws(
+  await assert.rejects(
     () =>
       rlStep(model, adam, {
         ...batch,
@@ -197,10 +197,10 @@ Deno.test("supervisedStep reduces the loss on a fixed batch in 30 steps", async 
   tokens[3] = tokens[3].slice(0, 6); // ragged: padded with PAD 0
   const lossMask = tokens.map((s) => s.map((_, j) => j >= 2));
   const adam = new Adam({ lr: 1e-2 });
-  const first = supervisedStep(model, adam, { tokens, lossMask }).loss;
+  const first = (await supervisedStep(model, adam, { tokens, lossMask })).loss;
   let last = first;
   for (let i = 0; i < 29; i++) {
-    last = supervisedStep(model, adam, { tokens, lossMask }).loss;
+    last = (await supervisedStep(model, adam, { tokens, lossMask })).loss;
   }
   const after = tf.tidy(() => supervisedLoss(model, { tokens, lossMask }).dataSync()[0]);
   assert.ok(
@@ -250,11 +250,11 @@ Deno.test("cpu and wasm agree on one rlStep (loss 1e-6 abs, grad norm 1e-4 rel, 
   const run = async (backend: "cpu" | "wasm") => {
     await useBackend(backend);
     const model = initGpt(cfg, 3);
-    const old = sequenceLogprobs(model, tokens, responseStart);
+    const old = await sequenceLogprobs(model, tokens, responseStart);
     // Perturb old log-probs so that some ratios are clipped.
     const oldLogprobs = old.logprobs.map((l) => l.map((x, j) => x + 0.3 * Math.sin(j)));
     const adam = new Adam({ lr: 1e-3 });
-    const r = rlStep(model, adam, {
+    const r = await rlStep(model, adam, {
       tokens,
       responseStart,
       advantages,
@@ -293,19 +293,19 @@ Deno.test("train functions validate their batches", async () => {
     advantages: [[1, 1]],
     oldLogprobs: [[0, 0]],
   };
-  assert.throws(
+  await assert.rejects(
     () => rlStep(model, adam, { ...base, responseStart: [0] }),
     /responseStart\[0\] = 0/,
   );
-  assert.throws(
+  await assert.rejects(
     () => rlStep(model, adam, { ...base, advantages: [[1]] }),
     /2 response tokens but 1 advantages/,
   );
-  assert.throws(
+  await assert.rejects(
     () => rlStep(model, adam, { ...base, tokens: [[1, 2, 30]] }),
     /token 30 outside/,
   );
-  assert.throws(
+  await assert.rejects(
     () =>
       supervisedStep(model, adam, {
         tokens: [[1, 2]],
@@ -313,7 +313,7 @@ Deno.test("train functions validate their batches", async () => {
       }),
     /selects no token/,
   );
-  const lp = sequenceLogprobs(model, [[1, 2, 3], [4, 5]], [3, 1]);
+  const lp = await sequenceLogprobs(model, [[1, 2, 3], [4, 5]], [3, 1]);
   assert.deepEqual(lp.logprobs[0], []);
   assert.equal(lp.logprobs[1].length, 1);
   adam.dispose();
@@ -329,15 +329,15 @@ async function leakCheck(backend: "cpu" | "onnx") {
   await useBackend(backend);
   const model = randomGpt(TINY, 1);
   const ref = cloneGpt(model);
-  const batch = { ...ratioBatch(model, CASES), refModel: ref };
+  const batch = { ...(await ratioBatch(model, CASES)), refModel: ref };
   const sup = { tokens: batch.tokens, lossMask: batch.tokens.map((s) => s.map(() => true)) };
   const adam = new Adam({ lr: 1e-3 });
   const prompts = batch.tokens.map((s) => s.slice(0, 3));
   const round = async () => {
-    rlStep(model, adam, batch, { klBeta: 0.1, entropyCoef: 0.01 });
-    rlStep(model, adam, batch); // entropy unused by the loss
-    supervisedStep(model, adam, sup);
-    sequenceLogprobs(model, batch.tokens, batch.responseStart);
+    await rlStep(model, adam, batch, { klBeta: 0.1, entropyCoef: 0.01 });
+    await rlStep(model, adam, batch); // entropy unused by the loss
+    await supervisedStep(model, adam, sup);
+    await sequenceLogprobs(model, batch.tokens, batch.responseStart);
     await sample(model, prompts, { maxNewTokens: 4, temperature: 1, topP: 1, eosId: -1, seed: 0 });
   };
   await round(); // allocates the optimizer moments
@@ -352,10 +352,10 @@ async function leakCheck(backend: "cpu" | "onnx") {
 Deno.test("rlStep without clipping (ε = Infinity) is the plain ratio-weighted loss", async () => {
   await useBackend("cpu");
   const model = randomGpt(TINY, 1);
-  const batch = ratioBatch(model, CASES);
+  const batch = await ratioBatch(model, CASES);
   const flat = CASES.flat();
   const adam = new Adam({ lr: 0 });
-  const r = rlStep(model, adam, batch, { clipLow: Infinity, clipHigh: Infinity });
+  const r = await rlStep(model, adam, batch, { clipLow: Infinity, clipHigh: Infinity });
   const expected = flat.reduce((a, x) => a - x.adv * x.ratio, 0) / flat.length;
   assert.ok(Math.abs(r.loss - expected) < 1e-5);
   assert.equal(r.clipLowFrac + r.clipHighFrac, 0);

@@ -23,7 +23,8 @@ let counter = 0;
 
 /** Starts PostgreSQL and the S3 server for this test file (null, with a printed reason, if impossible). */
 export function startServices(): Services | null {
-  const dir = `/tmp/hicra-svc-${Deno.pid}-${counter++}`;
+  // Test files run by `deno test --parallel` share one PID: a random part keeps them apart.
+  const dir = `/tmp/hicra-svc-${Deno.pid}-${counter++}-${crypto.randomUUID().slice(0, 8)}`;
   const out = new Deno.Command("bash", {
     args: [`${ROOT}scripts/services.sh`, "start", "--dir", dir],
     cwd: ROOT,
