@@ -9,15 +9,31 @@
 #    when python3 can import torch with CUDA; then the ratio against the target
 #    "webgpu train tok/s within 5× of PyTorch eager fp32".
 # Writes everything to OUT_DIR (default: $OUT, else /tmp/gpu_check) and prints a summary.
-# Needs node_modules (npm ci) copied to the machine: it makes no network calls.
+# It makes no network calls. It needs either node_modules (npm ci; 1.1 GB) or, for a machine
+# that receives only the git working tree plus <= 64 MiB of ignored paths, the bundle of
+# scripts/build_gpu_bundle.sh (~32 MB: the Deno binary xz-compressed, and the two bench scripts
+# bundled with tfjs by `deno bundle`; `deno compile` would need dl.deno.land): build it with
+# network, carry results/gpu_bundle (or GPU_BUNDLE=DIR), and this script unpacks and uses it
+# when node_modules is absent. The PyTorch step needs torch installed on the machine.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-${OUT:-/tmp/gpu_check}}"
 batch="${GPU_CHECK_BATCH:-32}" # profile batch; a smaller one smoke-tests the script on llvmpipe
 mkdir -p "$out"
 deno=./node_modules/.bin/deno
+profile=bench/webgpu_profile.ts
+policy_bench=./bench/policy_bench.ts
+bundle="${GPU_BUNDLE:-results/gpu_bundle}"
+if [ ! -x "$deno" ] && [ -f "$bundle/deno.xz" ]; then
+  # The bundle: unpack once; a wrapper adds its import map (stubs for the left-out packages).
+  [ -x "$bundle/deno" ] || { xz -dc "$bundle/deno.xz" >"$bundle/deno" && chmod +x "$bundle/deno"; }
+  for f in webgpu_profile policy_bench; do [ -f "$bundle/$f.js" ] || xz -dk "$bundle/$f.js.xz"; done
+  printf '#!/bin/sh\nd=$(dirname "$0")\nsub=$1; shift\nexec "$d/deno" "$sub" --config "$d/deno.json" "$@"\n' >"$bundle/denow"
+  chmod +x "$bundle/denow"
+  deno="$bundle/denow" profile="$bundle/webgpu_profile.js" policy_bench="./$bundle/policy_bench.js"
+fi
 if [ ! -x "$deno" ]; then
-  echo "error: $deno is missing: run npm ci first (or carry node_modules)" >&2
+  echo "error: $deno is missing: run npm ci first, or carry node_modules or the bundle of scripts/build_gpu_bundle.sh ($bundle)" >&2
   exit 2
 fi
 step() { echo; echo "== $*"; }
@@ -30,17 +46,17 @@ console.log(a ? JSON.stringify({ ...Object.fromEntries(["vendor","architecture",
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee -a "$out/adapter.txt"
 
 step "bench rows (webgpu)"
-limit 45 $deno eval 'import { benchWebGpu } from "./bench/policy_bench.ts";
+limit 45 $deno eval 'import { benchWebGpu } from "'"$policy_bench"'";
 for (const r of await benchWebGpu()) console.log(`${r.name}: ${Number.isNaN(r.value) ? "unmeasured" : Math.round(r.value)} ${r.unit} — ${r.note ?? ""}`);' |
   tee "$out/bench_webgpu.txt"
 
 # After: medians of 3. Before (wasm-oriented ops): one timed run each, since a 25M-param
 # step took ~21 s on an H100 before the fix (engine-notes §7); the JSON is written per model.
 step "per-kernel profile, webgpu ops"
-limit 60 $deno run -A bench/webgpu_profile.ts --batch "$batch" --repeats 3 --models default,large \
+limit 60 $deno run -A "$profile" --batch "$batch" --repeats 3 --models default,large \
   --ops webgpu --json "$out/profile_webgpu.json" | tee "$out/profile_webgpu.txt"
 step "per-kernel profile, wasm ops (before issue 13)"
-limit 120 $deno run -A bench/webgpu_profile.ts --batch "$batch" --repeats 1 --models default,large \
+limit 120 $deno run -A "$profile" --batch "$batch" --repeats 1 --models default,large \
   --ops wasm --json "$out/profile_wasm.json" | tee "$out/profile_wasm.txt"
 
 step "PyTorch eager fp32"
