@@ -19,14 +19,14 @@ import type { ExecutorBackend } from "../pipeline/executor.ts";
 import type { InstanceHooks, InstanceJob } from "../pipeline/run_instance.ts";
 import { StageError } from "../pipeline/run_instance.ts";
 import {
-  connectQueue,
+  connectShared,
   type JobData,
   type JobOutput,
   portableModule,
   QUEUE,
   queueError,
 } from "./queue.ts";
-import { parseCacheUrl, RemoteCache } from "./s3_store.ts";
+import type { RemoteCache } from "./s3_store.ts";
 
 /** Options of the queue backend. */
 export interface QueueBackendOptions {
@@ -69,20 +69,7 @@ export class QueueBackend implements ExecutorBackend {
 
   /** Connects to the queue and the bucket; a UserError names an unreachable one. */
   static async open(opts: QueueBackendOptions): Promise<QueueBackend> {
-    const remote = opts.cacheUrl ? new RemoteCache(parseCacheUrl(opts.cacheUrl)) : null;
-    try {
-      await remote?.probe();
-    } catch (e) {
-      remote?.close();
-      throw e;
-    }
-    let boss: PgBoss;
-    try {
-      boss = await connectQueue(opts.queueUrl);
-    } catch (e) {
-      remote?.close();
-      throw e;
-    }
+    const { boss, remote } = await connectShared(opts.queueUrl, opts.cacheUrl);
     return new QueueBackend(boss, remote, opts);
   }
 

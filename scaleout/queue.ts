@@ -10,6 +10,7 @@
 import { PgBoss } from "pg-boss";
 import { UserError } from "../pipeline/errors.ts";
 import type { InstanceJob } from "../pipeline/run_instance.ts";
+import { parseCacheUrl, RemoteCache } from "./s3_store.ts";
 
 /** Name of the pg-boss queue of stage instances. */
 export const QUEUE = "hicra-instances";
@@ -75,6 +76,26 @@ export async function connectQueue(url: string, opts: ConnectOptions = {}): Prom
     throw queueError(url, e) ?? e;
   }
   return boss;
+}
+
+/**
+ * Opens the shared cache bucket when `cacheUrl` is given (probed first, so an
+ * unreachable one fails before the queue is touched), then the queue; a
+ * failure closes what was opened and rethrows.
+ */
+export async function connectShared(
+  queueUrl: string,
+  cacheUrl: string | undefined,
+  opts: ConnectOptions = {},
+): Promise<{ boss: PgBoss; remote: RemoteCache | null }> {
+  const remote = cacheUrl ? new RemoteCache(parseCacheUrl(cacheUrl)) : null;
+  try {
+    await remote?.probe();
+    return { boss: await connectQueue(queueUrl, opts), remote };
+  } catch (e) {
+    remote?.close();
+    throw e;
+  }
 }
 
 /** Creates the instance queue if it does not exist. */

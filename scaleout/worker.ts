@@ -12,13 +12,12 @@
  *
  * @module
  */
-import type { PgBoss } from "pg-boss";
 import { Cache } from "../pipeline/cache.ts";
 import { withPlugins } from "../pipeline/plugins.ts";
 import { runInstance, StageError } from "../pipeline/run_instance.ts";
 import type { StageRegistry } from "../pipeline/types.ts";
 import {
-  connectQueue,
+  connectShared,
   HEARTBEAT_SECONDS,
   type JobData,
   type JobOutput,
@@ -26,7 +25,7 @@ import {
   queueError,
   resolveModule,
 } from "./queue.ts";
-import { parseCacheUrl, RemoteCache } from "./s3_store.ts";
+import type { RemoteCache } from "./s3_store.ts";
 
 /** Options of a worker. */
 export interface WorkerOptions {
@@ -44,20 +43,7 @@ export interface WorkerOptions {
 
 /** Runs the worker loop until `signal` aborts; resolves with the number of jobs handled. */
 export async function runWorker(opts: WorkerOptions): Promise<number> {
-  const remote = opts.cacheUrl ? new RemoteCache(parseCacheUrl(opts.cacheUrl)) : null;
-  try {
-    await remote?.probe();
-  } catch (e) {
-    remote?.close();
-    throw e;
-  }
-  let boss: PgBoss;
-  try {
-    boss = await connectQueue(opts.queueUrl, { max: 3 });
-  } catch (e) {
-    remote?.close();
-    throw e;
-  }
+  const { boss, remote } = await connectShared(opts.queueUrl, opts.cacheUrl, { max: 3 });
   const cache = new Cache(`${opts.resultsDir}/cache`);
   cache.cleanStaleTemps();
   const name = `${Deno.hostname()}:${Deno.pid}`;

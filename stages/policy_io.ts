@@ -6,7 +6,7 @@
  * @module
  */
 import {
-  Adam,
+  type Adam,
   type BackendName,
   type Gpt,
   loadCheckpoint,

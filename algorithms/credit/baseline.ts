@@ -9,6 +9,17 @@ import type { CreditInput, StdEstimator, StdScaling } from "./types.ts";
 /** The ε added to the std before dividing (VeRL's GRPO uses 1e-6). */
 export const STD_EPS = 1e-6;
 
+/** Rollout indices per group id, groups in order of first appearance. */
+export function groupMembers(groups: readonly number[]): Map<number, number[]> {
+  const members = new Map<number, number[]>();
+  groups.forEach((g, i) => {
+    const list = members.get(g);
+    if (list) list.push(i);
+    else members.set(g, [i]);
+  });
+  return members;
+}
+
 /**
  * Sequence-level advantage per rollout: r − group mean, then scaled by `stdScaling`.
  * Stds are unbiased (÷(n − 1), as `torch.std` in VeRL and TRL) unless `stdEstimator` is
@@ -41,12 +52,7 @@ export function groupAdvantages(
       throw new RangeError(`reward ${i} is not finite (${r})`);
     }
   });
-  const members = new Map<number, number[]>();
-  groups.forEach((g, i) => {
-    const list = members.get(g);
-    if (list) list.push(i);
-    else members.set(g, [i]);
-  });
+  const members = groupMembers(groups);
   const adv = new Array<number>(rewards.length).fill(0);
   for (const idx of members.values()) {
     const vals = idx.map((i) => rewards[i]);

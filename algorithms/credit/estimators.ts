@@ -6,7 +6,7 @@
  */
 
 import { topFracMask } from "../metrics/top_frac.ts";
-import { checkInput, groupAdvantages } from "./baseline.ts";
+import { checkInput, groupAdvantages, groupMembers } from "./baseline.ts";
 import type { CreditInput, CreditOptions, CreditOutput } from "./types.ts";
 
 /**
@@ -171,12 +171,7 @@ export function modifyAdvantagesHicraCode(
   }
   const advantages = input.lengths.map((len, i) => new Array<number>(len).fill(seqAdvantages[i]));
   const amplified = input.lengths.map((len) => new Array<boolean>(len).fill(false));
-  const members = new Map<number, number[]>();
-  input.groups.forEach((g, i) => {
-    const list = members.get(g);
-    if (list) list.push(i);
-    else members.set(g, [i]);
-  });
+  const members = groupMembers(input.groups);
   for (const idx of members.values()) {
     if (!idx.some((i) => seqAdvantages[i] > 0)) continue; // group skipped
     let sumLen = 0;

@@ -39,7 +39,7 @@
  * @module
  */
 
-import { checkInput, STD_EPS } from "./baseline.ts";
+import { checkInput, groupMembers, STD_EPS } from "./baseline.ts";
 import type { CreditInput, CreditOptions, CreditOutput, StdEstimator } from "./types.ts";
 
 /** Which tokens eq. 6's mean and std run over; see the module doc. */
@@ -133,12 +133,7 @@ export function gtpoAdvantages(
   }
   const advantages = input.lengths.map((n) => new Array<number>(n).fill(0));
   const amplified = input.lengths.map((n) => new Array<boolean>(n).fill(false));
-  const members = new Map<number, number[]>();
-  input.groups.forEach((g, i) => {
-    const list = members.get(g);
-    if (list) list.push(i);
-    else members.set(g, [i]);
-  });
+  const members = groupMembers(input.groups);
   for (const idx of members.values()) {
     const rewards = idx.map((i) => input.rewards[i]);
     const { shaped, share, success } = gtpoShapedRewards(

@@ -30,10 +30,10 @@ export {
   gtpo,
   GTPO_DEFAULTS,
   gtpoAdvantages,
+  gtpoGroup,
   type GtpoNormalization,
   type GtpoOptions,
   type GtpoShaped,
-  gtpoGroup,
   gtpoShapedRewards,
 } from "./gtpo.ts";
 export { estimatorNames, getEstimator, registerEstimator } from "./registry.ts";

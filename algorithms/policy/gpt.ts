@@ -28,6 +28,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../rng.ts";
+import { addRowOp, layerNormOp, normalise } from "./row_ops.ts";
 import { WEBGPU_GRAD_OPS } from "./webgpu_ops.ts";
 
 /** Shape of the network. */
@@ -359,41 +360,11 @@ const matmul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   };
 }) as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor;
 
-/** x̂ = (x − mean)·rstd over the last axis, rstd = 1/√(var + 1e-5). */
-function normalise(x: tf.Tensor): { xHat: tf.Tensor; rstd: tf.Tensor } {
-  const centred = tf.sub(x, tf.mean(x, -1, true));
-  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centred), -1, true), 1e-5));
-  return { xHat: tf.mul(centred, rstd), rstd };
-}
-
-/**
- * LayerNorm of [N, d] with gain g and bias b, with the closed-form gradient
- * dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)), dx̂ = dy ⊙ g: about half the
- * ops of autodiff through the mean and variance.
- */
-const layerNormGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [x, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-  const { xHat, rstd } = normalise(x);
-  save([xHat, rstd, g]);
-  return {
-    value: tf.add(tf.mul(xHat, g), b),
-    gradFunc: (dy: tf.Tensor, [sxHat, sRstd, sg]: tf.Tensor[]) => {
-      const dxHat = tf.mul(dy, sg);
-      const proj = tf.mul(sxHat, tf.mean(tf.mul(dxHat, sxHat), -1, true));
-      const dx = tf.mul(tf.sub(tf.sub(dxHat, tf.mean(dxHat, -1, true)), proj), sRstd);
-      return [dx, sumRows(tf.mul(dy, sxHat)), sumRows(dy)];
-    },
-  };
-}) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+/** LayerNorm with its closed-form gradient (row_ops.ts); gain / bias gradients via sumRows. */
+const layerNormGrad = layerNormOp(sumRows);
 
 /** x + row for x [N, k], row [k] (a broadcast add whose row gradient is sumRows). */
-const addRow = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [x, row] = args as [tf.Tensor, tf.Tensor];
-  return {
-    value: tf.add(x, row),
-    gradFunc: (dy: tf.Tensor) => [dy, sumRows(dy)],
-  };
-}) as (x: tf.Tensor, row: tf.Tensor) => tf.Tensor;
+const addRow = addRowOp(sumRows);
 
 /**
  * Workaround A: the one-hot [N, V] of int32 ids, for embedding as

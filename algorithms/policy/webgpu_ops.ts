@@ -29,6 +29,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Ops } from "./gpt.ts";
+import { addRowOp, layerNormOp } from "./row_ops.ts";
 import { columnSums } from "./webgpu_kernels.ts";
 
 /** Matrix transpose through the plain N-d shader (see the module comment). */
@@ -87,32 +88,11 @@ const matmul = tf.customGrad((...args: Args) => {
   };
 }) as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor;
 
-/** LayerNorm of [N, d] with gain and bias; closed-form gradient as in gpt.ts. */
-const layerNorm = tf.customGrad((...args: Args) => {
-  const [x, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-  const centred = tf.sub(x, tf.mean(x, -1, true));
-  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centred), -1, true), 1e-5));
-  const xHat = tf.mul(centred, rstd);
-  save([xHat, rstd, g]);
-  return {
-    value: tf.add(tf.mul(xHat, g), b),
-    gradFunc: (dy: tf.Tensor, [sxHat, sRstd, sg]: tf.Tensor[]) => {
-      const dxHat = tf.mul(dy, sg);
-      const proj = tf.mul(sxHat, tf.mean(tf.mul(dxHat, sxHat), -1, true));
-      const dx = tf.mul(tf.sub(tf.sub(dxHat, tf.mean(dxHat, -1, true)), proj), sRstd);
-      return [dx, columnSums(tf.mul(dy, sxHat)), columnSums(dy)];
-    },
-  };
-}) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+/** LayerNorm of [N, d] with gain and bias (row_ops.ts); row sums by the column-sum kernel. */
+const layerNorm = layerNormOp(columnSums);
 
 /** x + row for x [N, k], row [k]. */
-const addRow = tf.customGrad((...args: Args) => {
-  const [x, row] = args as [tf.Tensor, tf.Tensor];
-  return {
-    value: tf.add(x, row),
-    gradFunc: (dy: tf.Tensor) => [dy, columnSums(dy)],
-  };
-}) as (x: tf.Tensor, row: tf.Tensor) => tf.Tensor;
+const addRow = addRowOp(columnSums);
 
 /** oneHot(ids) × table (as in gpt.ts: one matMul; its gradient hotᵀ·dy). */
 function embed(ids: tf.Tensor1D, table: tf.Tensor): tf.Tensor {

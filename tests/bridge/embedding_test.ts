@@ -8,12 +8,9 @@ import { hashEmbed } from "../../algorithms/planning/embed.ts";
 import { mineStrategicGrams } from "../../algorithms/planning/mod.ts";
 import { loadSentenceEmbedder, mineWithEmbedder } from "../../bridge/embedding.ts";
 import { loadTokenizer } from "../../bridge/tokenizer.ts";
-import { loadExperimentFile } from "../../pipeline/config.ts";
 import { UserError } from "../../pipeline/errors.ts";
-import { execute } from "../../pipeline/executor.ts";
-import { SilentReporter } from "../../pipeline/progress.ts";
-import { registry } from "../../stages/mod.ts";
 import { writeTinyLm } from "./tiny_lm.ts";
+import { entryOf, runLab } from "./helpers.ts";
 
 Deno.test("feature extraction of the tiny model: mean-pooled, normalised features of its tokens", async () => {
   const root = Deno.makeTempDirSync();
@@ -84,17 +81,9 @@ loop:
 `,
   );
   const results = `${root}/results`;
-  const s = await execute((await loadExperimentFile(yaml, registry)).points, {
-    resultsDir: results,
-    registry,
-    reporter: new SilentReporter(),
-    jobs: 1,
-  });
+  const s = await runLab(yaml, results);
   assert.deepEqual(s.runs.map((r) => r.status), ["done"], String(s.runs[0].error));
-  const entry = (label: string) => {
-    const key = s.details.find((d) => d.label === label)!.key!;
-    return `${results}/cache/entries/${key.slice(0, 2)}/${key}`;
-  };
+  const entry = (label: string) => entryOf(results, s, label);
   const grams = (label: string) =>
     JSON.parse(Deno.readTextFileSync(`${entry(label)}/out/mask.json`)).grams as string[];
   assert.ok(grams("model@0").length > 0);

@@ -1,11 +1,12 @@
 /** experiments/real_rollouts.yaml end to end on the fixture, and its SQL summary. */
 import assert from "node:assert/strict";
 import { loadExperimentFile } from "../../pipeline/config.ts";
-import { execute } from "../../pipeline/executor.ts";
+import { execute, type ExecuteOptions } from "../../pipeline/executor.ts";
 import { SilentReporter } from "../../pipeline/progress.ts";
 import { ResultsStore } from "../../pipeline/store.ts";
 import { sqlMain } from "../../pipeline/sql_cli.ts";
 import { registry } from "../../stages/mod.ts";
+import { runLab } from "./helpers.ts";
 
 const YAML = new URL("../../experiments/real_rollouts.yaml", import.meta.url).pathname;
 const SQL = new URL("../../experiments/sql/real_rollouts.sql", import.meta.url).pathname;
@@ -103,14 +104,7 @@ loop:
 `,
   );
   const results = `${root}/results`;
-  const go = async (extra: Record<string, unknown> = {}) =>
-    execute((await loadExperimentFile(yaml, registry)).points, {
-      resultsDir: results,
-      registry,
-      reporter: new SilentReporter(),
-      jobs: 1,
-      ...extra,
-    });
+  const go = (extra: Partial<ExecuteOptions> = {}) => runLab(yaml, results, extra);
   const metric = (s: Awaited<ReturnType<typeof go>>) => {
     const key = s.details[0].key!;
     const m = JSON.parse(

@@ -5,13 +5,11 @@
 import assert from "node:assert/strict";
 import { onnxTokenStats } from "../../algorithms/policy/onnx/engine.ts";
 import { Rng } from "../../algorithms/rng.ts";
-import { loadExperimentFile } from "../../pipeline/config.ts";
 import { UserError } from "../../pipeline/errors.ts";
-import { execute } from "../../pipeline/executor.ts";
-import { SilentReporter } from "../../pipeline/progress.ts";
-import { registry } from "../../stages/mod.ts";
+import type { ExecuteOptions } from "../../pipeline/executor.ts";
 import { loadCausalLm } from "../../bridge/score.ts";
 import { writeTinyLm } from "./tiny_lm.ts";
+import { entryOf, runLab } from "./helpers.ts";
 
 Deno.test("transformers.js scores an exported testbed GPT as the project's ONNX scoring does (1e-4)", async () => {
   const dir = `${Deno.makeTempDirSync()}/tiny-lm`;
@@ -102,20 +100,10 @@ loop:
 `,
   );
   const results = `${root}/results`;
-  const go = async (extra: Record<string, unknown> = {}) =>
-    execute((await loadExperimentFile(yaml, registry)).points, {
-      resultsDir: results,
-      registry,
-      reporter: new SilentReporter(),
-      jobs: 1,
-      ...extra,
-    });
+  const go = (extra: Partial<ExecuteOptions> = {}) => runLab(yaml, results, extra);
   const first = await go();
   assert.deepEqual(first.runs.map((r) => r.status), ["done"], String(first.runs[0].error));
-  const entry = (label: string) => {
-    const key = first.details.find((d) => d.label === label)!.key!;
-    return `${results}/cache/entries/${key.slice(0, 2)}/${key}`;
-  };
+  const entry = (label: string) => entryOf(results, first, label);
   const metrics = (label: string) =>
     new Map(
       (JSON.parse(Deno.readTextFileSync(`${entry(label)}/metrics.json`)) as {

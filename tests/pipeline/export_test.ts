@@ -6,33 +6,10 @@
 import assert from "node:assert/strict";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { exportMain } from "../../cli/export.ts";
-import { loadExperimentText } from "../../pipeline/config.ts";
-import { execute } from "../../pipeline/executor.ts";
-import { SilentReporter } from "../../pipeline/progress.ts";
 import { ResultsStore } from "../../pipeline/store.ts";
-import { registry } from "../fixtures/toy_stages.ts";
-
-const TOY = Deno.readTextFileSync(new URL("../fixtures/toy_loop.yaml", import.meta.url));
+import { toyResults } from "./helpers.ts";
 
 /** A results directory with two toy runs (seeds 3 and 4). */
-async function results(): Promise<string> {
-  const dir = Deno.makeTempDirSync();
-  const store = await ResultsStore.open(dir);
-  try {
-    const plan = loadExperimentText(TOY, "toy.yaml", registry, ["seed=3,4"]);
-    await execute(plan.points, {
-      resultsDir: dir,
-      registry,
-      reporter: new SilentReporter(),
-      sink: store,
-    });
-  } finally {
-    await store.close();
-  }
-  return dir;
-}
-
-/** Rows of `sql` in a fresh in-memory DuckDB (JSON values). */
 async function readBack(sql: string): Promise<unknown[][]> {
   const db = await DuckDBInstance.create(":memory:");
   const con = await db.connect();
@@ -70,7 +47,7 @@ async function run(args: string[]) {
 }
 
 Deno.test("export --table to parquet and csv reads back to the same rows", async () => {
-  const dir = await results();
+  const dir = await toyResults(["seed=3,4"]);
   const order = "ORDER BY run_id, stage, step, name";
   const want = await expected(dir, `SELECT run_id, step, stage, name, value FROM metrics ${order}`);
   assert.ok(want.length >= 20);
@@ -100,7 +77,7 @@ Deno.test("export --table to parquet and csv reads back to the same rows", async
 });
 
 Deno.test("export --query and --file write a query's result", async () => {
-  const dir = await results();
+  const dir = await toyResults(["seed=3,4"]);
   const sql =
     "SELECT r.seed::INTEGER AS seed, max(m.value) AS best FROM metrics m JOIN runs r USING (run_id) " +
     "WHERE m.stage = 'final' GROUP BY 1 ORDER BY 1";
@@ -129,7 +106,7 @@ Deno.test("export --query and --file write a query's result", async () => {
 });
 
 Deno.test("export: bad input is one error line with exit code 2", async () => {
-  const dir = await results();
+  const dir = await toyResults(["seed=3,4"]);
   const cases: [string[], RegExp][] = [
     [
       ["--table", "metric", "--out", "x.parquet"],

@@ -10,8 +10,8 @@
 import assert from "node:assert/strict";
 import { Cache, type Manifest } from "../../pipeline/cache.ts";
 import { ResultsStore } from "../../pipeline/store.ts";
+import { canMountTmpfs, executed, prng, spawnToyRun, toyRunArgs } from "./helpers.ts";
 
-const CLI = new URL("../fixtures/toy_cli.ts", import.meta.url).pathname;
 const EXPERIMENT = `name: faults
 seed: 5
 stages:
@@ -33,46 +33,11 @@ sweep:
   seeds: [5, 6]
 `;
 
-/** A small seeded PRNG (mulberry32), so a failing kill schedule can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** The toy `run` command line for a results directory. */
-function runArgs(dir: string, file: string, quiet = true): string[] {
-  return [Deno.execPath(), "run", "-A", CLI, file, "--results", dir, ...(quiet ? ["--quiet"] : [])];
-}
-
-/** Spawns a toy `run`; every executed instance is appended to `log`. */
-function spawnRun(dir: string, file: string, log: string, quiet = true) {
-  const [exe, ...args] = runArgs(dir, file, quiet);
-  return new Deno.Command(exe, {
-    args,
-    env: { TOY_EXEC_LOG: log, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
-
 /** Runs a toy `run` to the end. */
 async function run(dir: string, file: string, log: string, quiet = true) {
-  const out = await spawnRun(dir, file, log, quiet).output();
+  const out = await spawnToyRun(dir, file, log, quiet).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-/** Instance labels (`stage@step`) executed according to a log file. */
-function executed(log: string): string[] {
-  try {
-    return Deno.readTextFileSync(log).split("\n").filter(Boolean);
-  } catch {
-    return [];
-  }
 }
 
 /** Valid cache entries by key. */
@@ -129,24 +94,28 @@ function quarantined(dir: string): number {
   }
 }
 
-/** One uninterrupted reference run, shared by the tests below. */
-async function reference(work: string, file: string) {
+/**
+ * A work directory holding the experiment file and one uninterrupted
+ * reference run of it, shared by the tests below.
+ */
+async function reference() {
+  const work = Deno.makeTempDirSync();
+  const file = `${work}/exp.yaml`;
+  Deno.writeTextFileSync(file, EXPERIMENT);
   const dir = `${work}/ref`;
   const r = await run(dir, file, `${work}/ref.log`);
   assert.equal(r.code, 0, r.stderr);
   // 2 seeds × (init + final + 10 acc + 10 probe), nothing shared (the seed differs).
   assert.equal(executed(`${work}/ref.log`).length, 44);
-  return { dir, db: await snapshot(dir), keys: [...entries(dir).keys()].sort() };
+  const ref = { dir, db: await snapshot(dir), keys: [...entries(dir).keys()].sort() };
+  return { work, file, ref };
 }
 
 Deno.test({
   name: "kill -9 at seeded random moments, twice back to back, then rerun: identical, no recompute",
   sanitizeResources: false,
   async fn() {
-    const work = Deno.makeTempDirSync();
-    const file = `${work}/exp.yaml`;
-    Deno.writeTextFileSync(file, EXPERIMENT);
-    const ref = await reference(work, file);
+    const { work, file, ref } = await reference();
     const seed = 1414;
     const rand = prng(seed);
     const dir = `${work}/killed`;
@@ -163,7 +132,7 @@ Deno.test({
     for (const [i, delay] of delays.entries()) {
       const completed = entries(dir);
       const log = `${work}/kill${i}.log`;
-      const child = spawnRun(dir, file, log);
+      const child = spawnToyRun(dir, file, log);
       await new Promise((r) => setTimeout(r, delay));
       try {
         child.kill("SIGKILL");
@@ -209,10 +178,7 @@ Deno.test({
     "damaged cache entries (flipped byte, truncation, lost manifest) are quarantined and rebuilt",
   sanitizeResources: false,
   async fn() {
-    const work = Deno.makeTempDirSync();
-    const file = `${work}/exp.yaml`;
-    Deno.writeTextFileSync(file, EXPERIMENT);
-    const ref = await reference(work, file);
+    const { work, file, ref } = await reference();
     const cache = new Cache(`${ref.dir}/cache`);
     const all = [...entries(ref.dir).values()];
     // One entry per label (each label exists once per seed; any one will do).
@@ -264,10 +230,7 @@ Deno.test({
   name: "a deleted runs.duckdb is rebuilt from the cache: same rows, nothing computed",
   sanitizeResources: false,
   async fn() {
-    const work = Deno.makeTempDirSync();
-    const file = `${work}/exp.yaml`;
-    Deno.writeTextFileSync(file, EXPERIMENT);
-    const ref = await reference(work, file);
+    const { work, file, ref } = await reference();
     Deno.removeSync(`${ref.dir}/runs.duckdb`);
     const log = `${work}/rebuild.log`;
     const r = await run(ref.dir, file, log);
@@ -282,33 +245,13 @@ Deno.test({
   },
 });
 
-/** Whether this machine lets us mount a tmpfs in a private mount namespace. */
-function canMountTmpfs(): boolean {
-  if (Deno.build.os !== "linux") return false;
-  const dir = Deno.makeTempDirSync();
-  try {
-    return new Deno.Command("unshare", {
-      args: ["-rm", "sh", "-c", 'mount -t tmpfs tmpfs "$0"', dir],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
-
 Deno.test({
   name:
     "a full disk: one line naming the path and the space; after freeing space the rerun is identical",
   ignore: !canMountTmpfs(),
   sanitizeResources: false,
   async fn() {
-    const work = Deno.makeTempDirSync();
-    const file = `${work}/exp.yaml`;
-    Deno.writeTextFileSync(file, EXPERIMENT);
-    const ref = await reference(work, file);
+    const { work, file, ref } = await reference();
     // In a private mount namespace: a 150 KiB tmpfs fills up during the run;
     // then it is remounted with 64 MiB ("space freed") and the run repeated.
     // The results are copied out before the namespace (and its tmpfs) ends.
@@ -322,7 +265,7 @@ Deno.test({
       'cp -a "$MNT/res" "$OUT/res"',
     ].join("\n");
     const out = await new Deno.Command("unshare", {
-      args: ["-rm", "sh", "-c", script, "sh", ...runArgs(`${mnt}/res`, file)],
+      args: ["-rm", "sh", "-c", script, "sh", ...toyRunArgs(`${mnt}/res`, file)],
       env: { MNT: mnt, OUT: work, NO_COLOR: "1", TOY_EXEC_LOG: `${work}/full.log` },
       stdout: "piped",
       stderr: "piped",

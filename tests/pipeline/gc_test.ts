@@ -5,34 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { gcMain } from "../../cli/gc.ts";
-import { loadExperimentText } from "../../pipeline/config.ts";
-import { execute } from "../../pipeline/executor.ts";
 import { collectGarbage, diskUsage, listEntries, treeBytes } from "../../pipeline/gc.ts";
-import { SilentReporter } from "../../pipeline/progress.ts";
-import { ResultsStore } from "../../pipeline/store.ts";
-import { registry } from "../fixtures/toy_stages.ts";
+import { runToyInto } from "./helpers.ts";
 
-const TOY = Deno.readTextFileSync(new URL("../fixtures/toy_loop.yaml", import.meta.url));
 const HOLDER = new URL("./lock_holder.ts", import.meta.url).pathname;
 
 /** Runs the toy experiment with `sets` into `dir` (cache + DuckDB); returns its run id and summary. */
-async function toyRun(dir: string, sets: string[] = []) {
-  const plan = loadExperimentText(TOY, "toy.yaml", registry, sets);
-  const store = await ResultsStore.open(dir);
-  try {
-    const summary = await execute(plan.points, {
-      resultsDir: dir,
-      registry,
-      reporter: new SilentReporter(),
-      sink: store,
-    });
-    return { runId: plan.points[0].runId, summary };
-  } finally {
-    await store.close();
-  }
-}
-
-const keys = (s: Awaited<ReturnType<typeof toyRun>>["summary"]) =>
+const keys = (s: Awaited<ReturnType<typeof runToyInto>>["summary"]) =>
   new Set(s.details.map((d) => d.key!));
 
 /** Runs the gc command, capturing what it prints. */
@@ -51,8 +30,8 @@ async function gc(args: string[]) {
 
 Deno.test("gc --keep-runs removes exactly the entries only other runs needed; the kept run stays cached", async () => {
   const dir = Deno.makeTempDirSync();
-  const a = await toyRun(dir);
-  const b = await toyRun(dir, ["acc.delta=3"]);
+  const a = await runToyInto(dir);
+  const b = await runToyInto(dir, ["acc.delta=3"]);
   const ka = keys(a.summary);
   const kb = keys(b.summary);
   const onlyA = [...ka].filter((k) => !kb.has(k)).sort();
@@ -84,8 +63,8 @@ Deno.test("gc --keep-runs removes exactly the entries only other runs needed; th
   assert.equal(treeBytes(`${dir}/cache/tmp`), 0);
 
   // Run b again: all hits. Run a again: exactly the removed entries are recomputed.
-  assert.equal((await toyRun(dir, ["acc.delta=3"])).summary.computed, 0);
-  const again = await toyRun(dir);
+  assert.equal((await runToyInto(dir, ["acc.delta=3"])).summary.computed, 0);
+  const again = await runToyInto(dir);
   assert.equal(again.summary.computed, onlyA.length);
   // Default: keep every run in the database, so nothing needed goes.
   const all = await collectGarbage(dir);
@@ -95,7 +74,7 @@ Deno.test("gc --keep-runs removes exactly the entries only other runs needed; th
 
 Deno.test("gc removes entries no run in the database lists, and refuses unknown --keep-runs", async () => {
   const dir = Deno.makeTempDirSync();
-  const a = await toyRun(dir);
+  const a = await runToyInto(dir);
   // An orphan entry: a copy of a real entry under a key no run used.
   const entry = listEntries(dir)[0];
   const orphan = `${dir}/cache/entries/ff/${"f".repeat(64)}`;
@@ -118,7 +97,7 @@ Deno.test("gc removes entries no run in the database lists, and refuses unknown 
 
 Deno.test("gc refuses while another process holds the results directory lock", async () => {
   const dir = Deno.makeTempDirSync();
-  await toyRun(dir);
+  await runToyInto(dir);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", HOLDER, dir, "20000"],
     stdout: "piped",
@@ -144,7 +123,7 @@ Deno.test("gc refuses while another process holds the results directory lock", a
 
 Deno.test("du sums entries and bytes per stage kind and what no run needs", async () => {
   const dir = Deno.makeTempDirSync();
-  const a = await toyRun(dir);
+  const a = await runToyInto(dir);
   const rows = diskUsage(dir, null);
   const counts = Object.fromEntries(rows.map((r) => [r.kind, r.entries]));
   // init (source), 6 acc (step), probe at steps 2 and 5 (scale), final (report).

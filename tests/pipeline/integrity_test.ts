@@ -12,6 +12,7 @@ import { SilentReporter } from "../../pipeline/progress.ts";
 import { ResultsStore } from "../../pipeline/store.ts";
 import type { Json } from "../../pipeline/types.ts";
 import { registry } from "../fixtures/toy_stages.ts";
+import { prng } from "./helpers.ts";
 
 const TOY = Deno.readTextFileSync(new URL("../fixtures/toy_loop.yaml", import.meta.url));
 const TOY_MODULE = new URL("../fixtures/toy_stages.ts", import.meta.url).href;
@@ -50,16 +51,6 @@ function mutate(v: Json): Json {
   const keys = Object.keys(v);
   if (keys.length === 0) return { x: 1 };
   return { ...v, [keys[0]]: mutate(v[keys[0]]) };
-}
-
-/** A small seeded PRNG (mulberry32), so a failing flip can be replayed. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 Deno.test("no changed manifest field or byte ever reaches the results store", async () => {

@@ -6,9 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { Cache, type Manifest } from "../../pipeline/cache.ts";
+import { executed, spawnToyRun } from "./helpers.ts";
 
-const CLI = new URL("../fixtures/toy_cli.ts", import.meta.url).pathname;
-const DENO = Deno.execPath();
 const EXPERIMENT = `name: killme
 seed: 5
 stages:
@@ -29,29 +28,12 @@ loop:
       with: { factor: 2, sleep_ms: 30 }
 `;
 
-function spawnRun(dir: string, file: string, log: string) {
-  return new Deno.Command(DENO, {
-    args: ["run", "-A", CLI, file, "--results", dir, "--quiet"],
-    env: { TOY_EXEC_LOG: log, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
-
 function entries(dir: string): Map<string, Manifest> {
   const out = new Map<string, Manifest>();
   for (const m of new Cache(`${dir}/cache`).manifests()) {
     out.set(m.step === null ? m.stage : `${m.stage}@${m.step}`, m);
   }
   return out;
-}
-
-function readLines(path: string): string[] {
-  try {
-    return Deno.readTextFileSync(path).split("\n").filter(Boolean);
-  } catch {
-    return [];
-  }
 }
 
 Deno.test({
@@ -64,7 +46,7 @@ Deno.test({
     Deno.writeTextFileSync(file, EXPERIMENT);
     // Reference: an uninterrupted run.
     const ref = `${work}/ref`;
-    const refRun = await spawnRun(ref, file, `${work}/ref.log`).output();
+    const refRun = await spawnToyRun(ref, file, `${work}/ref.log`).output();
     assert.equal(refRun.code, 0, new TextDecoder().decode(refRun.stderr));
     const refEntries = entries(ref);
     assert.equal(refEntries.size, 26);
@@ -74,7 +56,7 @@ Deno.test({
       const dir = `${work}/t${trial}`;
       const log1 = `${work}/t${trial}.1.log`;
       const log2 = `${work}/t${trial}.2.log`;
-      const child = spawnRun(dir, file, log1);
+      const child = spawnToyRun(dir, file, log1);
       // Deno start-up is ~0.3 s; the whole run takes ~1.5–2 s.
       const delay = 300 + Math.floor(seeds[trial] * 1600 + Math.random() * 200);
       await new Promise((r) => setTimeout(r, delay));
@@ -85,9 +67,9 @@ Deno.test({
       }
       await child.output();
       const completed = entries(dir);
-      const rerun = await spawnRun(dir, file, log2).output();
+      const rerun = await spawnToyRun(dir, file, log2).output();
       assert.equal(rerun.code, 0, new TextDecoder().decode(rerun.stderr));
-      const recomputed = readLines(log2).filter((label) => completed.has(label));
+      const recomputed = executed(log2).filter((label) => completed.has(label));
       // A pruned entry may legitimately be rebuilt for a consumer that had not run.
       const illegal = recomputed.filter((l) => !completed.get(l)!.pruned);
       assert.deepEqual(illegal, [], `trial ${trial}: recomputed completed instances`);
@@ -117,7 +99,7 @@ Deno.test({
     const file = `${work}/exp.yaml`;
     Deno.writeTextFileSync(file, EXPERIMENT);
     const dir = `${work}/res`;
-    const first = spawnRun(dir, file, `${work}/a.log`);
+    const first = spawnToyRun(dir, file, `${work}/a.log`);
     // Wait until the first run holds the lock.
     for (let i = 0; i < 100; i++) {
       try {
@@ -128,7 +110,7 @@ Deno.test({
       }
     }
     const t0 = performance.now();
-    const second = await spawnRun(dir, file, `${work}/b.log`).output();
+    const second = await spawnToyRun(dir, file, `${work}/b.log`).output();
     const elapsed = performance.now() - t0;
     const err = new TextDecoder().decode(second.stderr);
     assert.equal(second.code, 2);

@@ -6,6 +6,7 @@ import { createRegistry } from "../../pipeline/registry.ts";
 import { runCli, runtimeHelp } from "../../pipeline/run_cli.ts";
 import { registry as toyRegistry } from "../fixtures/toy_stages.ts";
 import { ResultsStore } from "../../pipeline/store.ts";
+import { canMountTmpfs, TOY_CLI } from "./helpers.ts";
 
 Deno.test("run --help lists the runtime settings a registry declares", async () => {
   const registry = createRegistry([], {
@@ -29,12 +30,11 @@ Deno.test("run --help lists the runtime settings a registry declares", async () 
 
 // ---- Errors outside config loading (issue 17): real `run` subprocesses. ----
 
-const CLI = new URL("../fixtures/toy_cli.ts", import.meta.url).pathname;
 const TOY_FILE = new URL("../fixtures/toy_loop.yaml", import.meta.url).pathname;
 
 /** Runs the toy `run` command; returns exit code, stdout and stderr. */
 async function runToy(args: string[], wrap?: (cmd: string[]) => string[]) {
-  const cmd = [Deno.execPath(), "run", "-A", CLI, ...args, "--quiet"];
+  const cmd = [Deno.execPath(), "run", "-A", TOY_CLI, ...args, "--quiet"];
   const [exe, ...rest] = wrap ? wrap(cmd) : cmd;
   const out = await new Deno.Command(exe, {
     args: rest,
@@ -54,22 +54,6 @@ function assertOneErrorLine(stderr: string, re: RegExp): void {
   assert.match(lines[0], re);
 }
 
-/** Whether this machine lets us mount a tmpfs in a private mount namespace. */
-function canMountTmpfs(): boolean {
-  if (Deno.build.os !== "linux") return false;
-  const dir = Deno.makeTempDirSync();
-  try {
-    return new Deno.Command("unshare", {
-      args: ["-rm", "sh", "-c", 'mount -t tmpfs tmpfs "$0"', dir],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
 const TMPFS = canMountTmpfs();
 const IS_ROOT = Deno.uid?.() === 0;
 

@@ -6,33 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { LAB_TABLE_DOCS } from "../../cli/table_docs.ts";
-import { loadExperimentText } from "../../pipeline/config.ts";
-import { execute } from "../../pipeline/executor.ts";
-import { SilentReporter } from "../../pipeline/progress.ts";
 import { formatSchema, liveSchema, schemaDocs, UNDOCUMENTED } from "../../pipeline/schema.ts";
 import { sqlMain } from "../../pipeline/sql_cli.ts";
 import { ResultsStore, STORE_DOCS } from "../../pipeline/store.ts";
-import { registry } from "../fixtures/toy_stages.ts";
+import { toyResults } from "./helpers.ts";
 
-const TOY = Deno.readTextFileSync(new URL("../fixtures/toy_loop.yaml", import.meta.url));
 const ROOT = new URL("../../", import.meta.url).pathname;
-
-async function toyResults(): Promise<string> {
-  const dir = Deno.makeTempDirSync();
-  const store = await ResultsStore.open(dir);
-  try {
-    const plan = loadExperimentText(TOY, "toy.yaml", registry);
-    await execute(plan.points, {
-      resultsDir: dir,
-      registry,
-      reporter: new SilentReporter(),
-      sink: store,
-    });
-  } finally {
-    await store.close();
-  }
-  return dir;
-}
 
 async function sql(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];

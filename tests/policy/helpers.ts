@@ -13,6 +13,7 @@ import {
   gptFromArrays,
   parameterSpecs,
 } from "../../algorithms/policy/gpt.ts";
+import { type RlBatch, sequenceLogprobs } from "../../algorithms/policy/train.ts";
 
 /** A config small enough for finite differences on the cpu backend. */
 export const TINY: GptConfig = {
@@ -52,6 +53,28 @@ export function randomTokens(
     { length: count },
     () => Array.from({ length }, () => rng.int(1, vocabSize - 1)),
   );
+}
+
+/**
+ * A batch whose importance ratios are set by construction: old log-probs =
+ * current log-probs − log ρ. One sequence per case (random prompt of 3 tokens
+ * drawn from `seed`, one response token per entry), advantages as given.
+ */
+export async function ratioBatch(
+  seed: number,
+  model: Gpt,
+  cases: { adv: number; ratio: number }[][],
+): Promise<RlBatch> {
+  const rng = new Rng(seed);
+  const tokens = cases.map((c) => randomTokens(rng, 1, 3 + c.length, TINY.vocabSize)[0]);
+  const responseStart = tokens.map(() => 3);
+  const cur = await sequenceLogprobs(model, tokens, responseStart);
+  return {
+    tokens,
+    responseStart,
+    advantages: cases.map((c) => c.map((x) => x.adv)),
+    oldLogprobs: cases.map((c, i) => c.map((x, j) => cur.logprobs[i][j] - Math.log(x.ratio))),
+  };
 }
 
 /** Largest absolute difference of two equally long arrays. */

@@ -20,22 +20,8 @@ import {
   type RlStepResult,
   sequenceLogprobs,
 } from "../../algorithms/policy/train.ts";
-import { randomGpt, randomTokens, randomWeights, TINY } from "./helpers.ts";
+import { randomGpt, randomTokens, randomWeights, ratioBatch, TINY } from "./helpers.ts";
 import { update } from "../../stages/update.ts";
-
-/** A batch whose importance ratios are set by construction: old = current log π − log ρ. */
-async function ratioBatch(model: Gpt, cases: { adv: number; ratio: number }[][]): Promise<RlBatch> {
-  const rng = new Rng(5);
-  const tokens = cases.map((c) => randomTokens(rng, 1, 3 + c.length, TINY.vocabSize)[0]);
-  const responseStart = tokens.map(() => 3);
-  const cur = await sequenceLogprobs(model, tokens, responseStart);
-  return {
-    tokens,
-    responseStart,
-    advantages: cases.map((c) => c.map((x) => x.adv)),
-    oldLogprobs: cases.map((c, i) => c.map((x, j) => cur.logprobs[i][j] - Math.log(x.ratio))),
-  };
-}
 
 /** One measuring step (lr 0: the weights stay put). */
 async function measure(model: Gpt, batch: RlBatch, opts: RlOptions): Promise<RlStepResult> {
@@ -54,7 +40,7 @@ Deno.test("Dr. GRPO: seq-mean-token-sum-norm divides the token sum by B × the c
   await useBackend("cpu");
   const model = randomGpt(TINY, 11);
   // Â = r − group mean (std_scaling none): +0.5 on a 2-token answer, −0.5 on a 3-token one, ρ = 1.
-  const batch = await ratioBatch(model, [
+  const batch = await ratioBatch(5, model, [
     [{ adv: 0.5, ratio: 1 }, { adv: 0.5, ratio: 1 }],
     [{ adv: -0.5, ratio: 1 }, { adv: -0.5, ratio: 1 }, { adv: -0.5, ratio: 1 }],
   ]);
@@ -86,7 +72,7 @@ Deno.test("GSPO: s_i = exp(mean log ρ) with its own clip range; GSPO-token has 
   // Response 0: ρ = [1.2, 0.8] → s = √0.96 < 1 − 3e-4, but Â > 0, so the max keeps the
   // unclipped −Â·s. Response 1: ρ = 1.5 throughout → s = 1.5 > 1 + 4e-4 with Â > 0: clipped to
   // −(1 + 4e-4), no gradient.
-  const batch = await ratioBatch(model, [
+  const batch = await ratioBatch(5, model, [
     [{ adv: 1, ratio: 1.2 }, { adv: 1, ratio: 0.8 }],
     [{ adv: 1, ratio: 1.5 }, { adv: 1, ratio: 1.5 }, { adv: 1, ratio: 1.5 }],
   ]);
@@ -106,14 +92,14 @@ Deno.test("GSPO: s_i = exp(mean log ρ) with its own clip range; GSPO-token has 
   // One advantage per response: the two gradients are the same.
   near(tok.gradNorm / seq.gradNorm, 1, "same gradient", 1e-5);
   // Only response 0 moves: with it alone the gradient is unchanged.
-  const alone = await ratioBatch(model, [[{ adv: 1, ratio: 1.2 }, { adv: 1, ratio: 0.8 }]]);
+  const alone = await ratioBatch(5, model, [[{ adv: 1, ratio: 1.2 }, { adv: 1, ratio: 0.8 }]]);
   near(
     (await measure(model, alone, gspo)).gradNorm,
     2 * seq.gradNorm,
     "clipped response adds nothing",
   );
   // Token advantages (e.g. HICRA's): GSPO-token weighs each token by its own Â, GSPO does not.
-  const mixed = await ratioBatch(model, [[{ adv: 2, ratio: 1.2 }, { adv: 0.1, ratio: 0.8 }]]);
+  const mixed = await ratioBatch(5, model, [[{ adv: 2, ratio: 1.2 }, { adv: 0.1, ratio: 0.8 }]]);
   const gMixed = (await measure(model, mixed, gspo)).gradNorm;
   const tMixed = (await measure(model, mixed, { ...gspo, ratioLevel: "sequence-token" })).gradNorm;
   assert.ok(Math.abs(gMixed - tMixed) / gMixed > 1e-3, `${gMixed} vs ${tMixed}`);
@@ -127,7 +113,7 @@ Deno.test("GSPO / GSPO-token: log s is clamped at 10 after the stop-gradients (v
   const model = randomGpt(TINY, 16);
   // ρ = e^12 on both tokens → log s = 12, clamped to 10. Â = −1 < 0, so the max keeps the
   // unclipped −Â·s = e^10 (clip(s) = 1.2 is smaller); verl's torch.clamp passes no gradient.
-  const batch = await ratioBatch(model, [[{ adv: -1, ratio: Math.exp(12) }, {
+  const batch = await ratioBatch(5, model, [[{ adv: -1, ratio: Math.exp(12) }, {
     adv: -1,
     ratio: Math.exp(12),
   }]]);
@@ -137,7 +123,7 @@ Deno.test("GSPO / GSPO-token: log s is clamped at 10 after the stop-gradients (v
     assert.equal(r.gradNorm, 0, `${ratioLevel}: a clamped ratio has no gradient`);
   }
   // Just under the clamp (log s = 9) both levels have a gradient, GSPO-token's as large as GSPO's.
-  const under = await ratioBatch(model, [[{ adv: -1, ratio: Math.exp(9) }, {
+  const under = await ratioBatch(5, model, [[{ adv: -1, ratio: Math.exp(9) }, {
     adv: -1,
     ratio: Math.exp(9),
   }]]);
@@ -161,7 +147,7 @@ Deno.test("KL-Cov: no ratio clipping, |log ρ| penalty on the selected tokens", 
     [{ adv: 1, ratio: 1.5 }, { adv: -1, ratio: 0.5 }],
     [{ adv: 0.5, ratio: 1 }, { adv: -2, ratio: 1.2 }],
   ];
-  const batch = await ratioBatch(model, cases);
+  const batch = await ratioBatch(5, model, cases);
   const flat = cases.flat();
   // klCovRatio 1 selects every token (k = N): loss = mean(−Â·ρ + 0.1·|log ρ|).
   const all = await measure(model, batch, { policyLoss: "kl-cov", klCovRatio: 1, ppoKlCoef: 0.1 });
@@ -188,7 +174,7 @@ Deno.test("Clip-Cov: the selected tokens are detached from the clipped surrogate
   const model = randomGpt(TINY, 14);
   // Token 0 is PPO-clipped (Â > 0, ρ = 1.5); the others are not.
   const cases = [[{ adv: 1, ratio: 1.5 }, { adv: -1, ratio: 0.9 }, { adv: 0.5, ratio: 1.1 }]];
-  const batch = await ratioBatch(model, cases);
+  const batch = await ratioBatch(5, model, cases);
   const base: RlOptions = { policyLoss: "clip-cov", rng: new Rng(3) };
   // Every unclipped token is a candidate (unbounded band) and clip_num = N: all detached, so
   // only the clipped token's −Â·clip(ρ) = −1.28 remains, and nothing has a gradient.
@@ -216,7 +202,7 @@ Deno.test("forking tokens: only tokens at or above the entropy quantile keep the
     [{ adv: 1, ratio: 1 }, { adv: -1, ratio: 1 }, { adv: 0.5, ratio: 1 }],
     [{ adv: 2, ratio: 1 }, { adv: -0.5, ratio: 1 }],
   ];
-  const batch = await ratioBatch(model, cases);
+  const batch = await ratioBatch(5, model, cases);
   const flat = cases.flat();
   const h = (await sequenceLogprobs(model, batch.tokens, batch.responseStart)).entropy.flat();
   // ρ = 0 keeps the single highest-entropy token; the token-mean keeps dividing by all 5.

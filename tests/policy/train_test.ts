@@ -7,7 +7,6 @@ import {
   cloneGpt,
   DEFAULT_GPT_CONFIG,
   disposeGpt,
-  type Gpt,
   initGpt,
   logits,
   namedParameters,
@@ -15,33 +14,12 @@ import {
 import {
   Adam,
   type LossAgg,
-  type RlBatch,
   rlStep,
   sequenceLogprobs,
   supervisedLoss,
   supervisedStep,
 } from "../../algorithms/policy/train.ts";
-import { maxAbsDiff, randomGpt, randomTokens, TINY } from "./helpers.ts";
-
-/**
- * A batch whose importance ratios are set by construction: old log-probs =
- * current log-probs − log ρ.
- */
-async function ratioBatch(
-  model: Gpt,
-  cases: { adv: number; ratio: number }[][],
-): Promise<RlBatch> {
-  const rng = new Rng(3);
-  const tokens = cases.map((c) => randomTokens(rng, 1, 3 + c.length, TINY.vocabSize)[0]);
-  const responseStart = tokens.map(() => 3);
-  const cur = await sequenceLogprobs(model, tokens, responseStart);
-  return {
-    tokens,
-    responseStart,
-    advantages: cases.map((c) => c.map((x) => x.adv)),
-    oldLogprobs: cases.map((c, i) => c.map((x, j) => cur.logprobs[i][j] - Math.log(x.ratio))),
-  };
-}
+import { maxAbsDiff, randomGpt, randomTokens, ratioBatch, TINY } from "./helpers.ts";
 
 const CASES = [
   [{ adv: -1, ratio: 0.5 }, { adv: -1, ratio: 0.9 }, { adv: 1, ratio: 1.5 }],
@@ -61,7 +39,7 @@ function tokenLoss(adv: number, ratio: number): number {
 Deno.test("rlStep: clip fractions, ratio mean and loss aggregations", async () => {
   await useBackend("cpu");
   const model = randomGpt(TINY, 1);
-  const batch = await ratioBatch(model, CASES);
+  const batch = await ratioBatch(3, model, CASES);
   const flat = CASES.flat();
   const n = flat.length;
   const losses = CASES.map((c) => c.map((x) => tokenLoss(x.adv, x.ratio)));
@@ -101,13 +79,13 @@ Deno.test("rlStep: clip fractions, ratio mean and loss aggregations", async () =
 Deno.test("rlStep: clipped tokens give no gradient", async () => {
   await useBackend("cpu");
   const model = randomGpt(TINY, 2);
-  const clippedOnly = await ratioBatch(model, [[{ adv: -1, ratio: 0.5 }, {
+  const clippedOnly = await ratioBatch(3, model, [[{ adv: -1, ratio: 0.5 }, {
     adv: 1,
     ratio: 1.5,
   }]]);
   const adam = new Adam({ lr: 0 });
   assert.equal((await rlStep(model, adam, clippedOnly)).gradNorm, 0);
-  const live = await ratioBatch(model, [[{ adv: -1, ratio: 0.9 }]]);
+  const live = await ratioBatch(3, model, [[{ adv: -1, ratio: 0.9 }]]);
   assert.ok((await rlStep(model, adam, live)).gradNorm > 0);
   adam.dispose();
   disposeGpt(model);
@@ -116,7 +94,7 @@ Deno.test("rlStep: clipped tokens give no gradient", async () => {
 Deno.test("rlStep: entropy bonus and k3 KL to a reference", async () => {
   await useBackend("cpu");
   const model = randomGpt(TINY, 3);
-  const batch = await ratioBatch(model, CASES);
+  const batch = await ratioBatch(3, model, CASES);
   const adam = new Adam({ lr: 0 });
   // Same policy as the reference: KL 0.
   const same = cloneGpt(model);
@@ -150,7 +128,7 @@ Deno.test("rlStep: entropy bonus and k3 KL to a reference", async () => {
 Deno.test("NaN / Inf in the loss or gradient norm throws and skips the update", async () => {
   await useBackend("cpu");
   const model = randomGpt(TINY, 5);
-  const batch = await ratioBatch(model, CASES);
+  const batch = await ratioBatch(3, model, CASES);
   const adam = new Adam({ lr: 0.1 });
   // Huge advantages: finite loss, but the squared gradients overflow.
   const huge = {
@@ -329,7 +307,7 @@ async function leakCheck(backend: "cpu" | "onnx") {
   await useBackend(backend);
   const model = randomGpt(TINY, 1);
   const ref = cloneGpt(model);
-  const batch = { ...(await ratioBatch(model, CASES)), refModel: ref };
+  const batch = { ...(await ratioBatch(3, model, CASES)), refModel: ref };
   const sup = { tokens: batch.tokens, lossMask: batch.tokens.map((s) => s.map(() => true)) };
   const adam = new Adam({ lr: 1e-3 });
   const prompts = batch.tokens.map((s) => s.slice(0, 3));
@@ -352,7 +330,7 @@ async function leakCheck(backend: "cpu" | "onnx") {
 Deno.test("rlStep without clipping (ε = Infinity) is the plain ratio-weighted loss", async () => {
   await useBackend("cpu");
   const model = randomGpt(TINY, 1);
-  const batch = await ratioBatch(model, CASES);
+  const batch = await ratioBatch(3, model, CASES);
   const flat = CASES.flat();
   const adam = new Adam({ lr: 0 });
   const r = await rlStep(model, adam, batch, { clipLow: Infinity, clipHigh: Infinity });

@@ -8,38 +8,18 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { reportMain } from "../../cli/report.ts";
 import { UserError } from "../../pipeline/errors.ts";
-import { loadExperimentText } from "../../pipeline/config.ts";
-import { execute } from "../../pipeline/executor.ts";
-import { SilentReporter } from "../../pipeline/progress.ts";
 import { ResultsStore } from "../../pipeline/store.ts";
 import { loadCustomData } from "../../report/custom_panel.ts";
-import { registry } from "../fixtures/toy_stages.ts";
+import { chromium } from "./chromium.ts";
 import { colorStats, decodePng } from "./png.ts";
-
-const TOY = Deno.readTextFileSync(new URL("../fixtures/toy_loop.yaml", import.meta.url));
-const CHROMIUM = "/usr/bin/chromium";
+import { toyResults } from "../pipeline/helpers.ts";
 
 /** Toy runs: acc.delta ∈ {2, 3} × seeds {3, 4}, init seeded (value 10 + seed % 7). */
-async function toyResults(): Promise<string> {
-  const dir = Deno.makeTempDirSync();
-  const sets = ["acc.delta=2,3", "seed=3,4", "init.mode=seeded"];
-  const plan = loadExperimentText(TOY, "toy.yaml", registry, sets);
-  const store = await ResultsStore.open(dir);
-  try {
-    await execute(plan.points, {
-      resultsDir: dir,
-      registry,
-      reporter: new SilentReporter(),
-      sink: store,
-    });
-  } finally {
-    await store.close();
-  }
-  return dir;
-}
+/** The toy sweep whose results the panels draw: two deltas × two seeds, seeded init. */
+const SWEEP = ["acc.delta=2,3", "seed=3,4", "init.mode=seeded"];
 
 Deno.test("custom panel data: every stage recording the metric, runs grouped --by a swept param", async () => {
-  const dir = await toyResults();
+  const dir = await toyResults(SWEEP);
   const store = await ResultsStore.open(dir, { readOnly: true });
   try {
     const data = await loadCustomData(store, { metrics: ["value"], by: "acc.delta" });
@@ -76,39 +56,8 @@ Deno.test("custom panel data: every stage recording the metric, runs grouped --b
   }
 });
 
-async function chromium(flags: string[], url: string): Promise<string> {
-  await Deno.stat(CHROMIUM).catch(() =>
-    assert.fail(`${CHROMIUM} is missing: run scripts/install-chromium.sh`)
-  );
-  const profile = await Deno.makeTempDir({ prefix: "chromium_profile_" });
-  try {
-    const out = await new Deno.Command(CHROMIUM, {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        `--user-data-dir=${profile}`,
-        ...flags,
-        url,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(90_000),
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr).slice(-2000));
-    return new TextDecoder().decode(out.stdout);
-  } finally {
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
-  }
-}
-
 Deno.test("report --metric --by renders the custom panels in headless Chromium", async () => {
-  const dir = await toyResults();
+  const dir = await toyResults(SWEEP);
   const file = join(dir, "custom.html");
   const args = ["--results", dir, "--out", file, "--metric", "value", "--by", "acc.delta"];
   assert.equal(await reportMain(args), 0);
@@ -117,7 +66,7 @@ Deno.test("report --metric --by renders the custom panels in headless Chromium",
   const html = await Deno.readTextFile(file);
   assert.ok(!/<script/i.test(html) && !/\b(src|href)\s*=/i.test(html), "self-contained");
   const url = new URL(`file://${file}`).href;
-  const dom = await chromium(["--dump-dom"], url);
+  const dom = (await chromium(["--dump-dom"], url)).stdout;
   const svgs = [...dom.matchAll(/<svg\b([^>]*)>([\s\S]*?)<\/svg>/g)]
     .map((m) => ({ name: /data-plot="([^"]*)"/.exec(m[1])?.[1] ?? "", attrs: m[1], body: m[2] }))
     .filter((p) => p.name.startsWith("custom/"));

@@ -9,10 +9,9 @@ import { join } from "node:path";
 import { reportMain } from "../../cli/report.ts";
 import { ResultsStore } from "../../pipeline/store.ts";
 import { renderReport, writeReport } from "../../report/mod.ts";
+import { chromium } from "./chromium.ts";
 import { colorStats, decodePng } from "./png.ts";
 import { smokeResults } from "../fixtures/smoke.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
 
 /**
  * The plots the smoke report must have, given which optional metrics its
@@ -37,48 +36,8 @@ async function expectedPlots(dir: string): Promise<number> {
   }
 }
 
-/** Runs headless Chromium on a file URL with extra flags; returns its stderr. */
-async function chromium(flags: string[], url: string): Promise<{ stdout: string; stderr: string }> {
-  try {
-    await Deno.stat(CHROMIUM);
-  } catch {
-    assert.fail(
-      `${CHROMIUM} is missing: install it with \`apt-get update && apt-get install -y chromium\``,
-    );
-  }
-  const profile = await Deno.makeTempDir({ prefix: "chromium_profile_" });
-  try {
-    const out = await new Deno.Command(CHROMIUM, {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        "--enable-logging=stderr",
-        "--v=0",
-        `--user-data-dir=${profile}`,
-        ...flags,
-        url,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(90_000),
-    }).output();
-    const text = {
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-    };
-    assert.equal(out.code, 0, `chromium exited with ${out.code}:\n${text.stderr.slice(-2000)}`);
-    return text;
-  } finally {
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
-  }
-}
+/** Extra Chromium flags here: the page's console messages on stderr (see consoleErrors), no QUIC. */
+const CONSOLE_TO_STDERR = ["--disable-quic", "--enable-logging=stderr", "--v=0"];
 
 /** Lines of Chromium's log that report page (console / script) errors. */
 function consoleErrors(stderr: string): string[] {
@@ -139,7 +98,7 @@ Deno.test("report of the smoke run renders in headless Chromium with every plot 
   assert.ok(!html.includes("could not build"), "a report section failed");
 
   const url = new URL(`file://${file}`).href;
-  const dump = await chromium(["--dump-dom"], url);
+  const dump = await chromium([...CONSOLE_TO_STDERR, "--dump-dom"], url);
   assert.deepEqual(consoleErrors(dump.stderr), []);
   const found = plots(dump.stdout);
   assert.equal(found.length, await expectedPlots(dir), found.map((p) => p.name).join(", "));
@@ -176,7 +135,10 @@ Deno.test("report of the smoke run renders in headless Chromium with every plot 
   assert.ok((dump.stdout.match(/<td[^>]*>done<\/td>/g) ?? []).length >= 2, "run table rows");
 
   const png = join(dir, "report.png");
-  const shot = await chromium([`--screenshot=${png}`, "--window-size=1200,3000"], url);
+  const shot = await chromium(
+    [...CONSOLE_TO_STDERR, `--screenshot=${png}`, "--window-size=1200,3000"],
+    url,
+  );
   assert.deepEqual(consoleErrors(shot.stderr), []);
   const bytes = await Deno.readFile(png);
   assert.ok(bytes.length > 20_000, `screenshot only ${bytes.length} bytes`);

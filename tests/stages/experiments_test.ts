@@ -72,6 +72,7 @@ Deno.test("ablations.yaml: the main job's base config, one change per condition,
     "alpha-0.5",
     "forking-tokens",
     "gtpo",
+    "gtpo-group",
     "dr-grpo",
     "gspo",
     "kl-cov",
@@ -79,7 +80,7 @@ Deno.test("ablations.yaml: the main job's base config, one change per condition,
     "segment-mc",
     "segment-mc-sg",
   ]);
-  assert.equal(plan.points.length, 144);
+  assert.equal(plan.points.length, 152);
   const placebo = plan.points.find((p) => p.overrides.condition === "placebo")!;
   assert.equal(placebo.experiment.stages["assign-credit"].params.estimator, "placebo");
   const reg = plan.points.find((p) => p.overrides.condition === "entropy-reg")!;
