@@ -13,14 +13,19 @@ export interface InstanceJob extends
     StageContext,
     "stage" | "step" | "params" | "seed" | "runtime" | "inputs" | "threads" | "dir"
   > {
+  /** The instance's cache key (hash of `keyParts`). */
   key: string;
+  /** What the key was computed from; stored in the manifest. */
   keyParts: KeyParts;
+  /** Root of the cache the entry is committed to. */
   cacheRoot: string;
 }
 
 /** Callbacks for progress and log lines while an instance runs. */
 export interface InstanceHooks {
+  /** Progress of a long stage: `done` of `total` units, with an optional note. */
   progress(done: number, total: number, note?: string): void;
+  /** A line for the user, prefixed with the instance's label. */
   log(message: string): void;
 }
 
