@@ -95,9 +95,21 @@ export async function exportMain(
   }
 }
 
+/**
+ * Opens the database read only; during a run, the run's live snapshot of its
+ * committed results (said on stderr), as `sql` and `report` do.
+ */
 async function openStore(dir: string): Promise<ResultsStore> {
   try {
-    return await ResultsStore.open(dir, { readOnly: true });
+    const { store, snapshotAt } = await ResultsStore.openForReading(dir);
+    if (snapshotAt) {
+      console.error(
+        `note: a run is writing ${join(dir, DB_FILE)}; exporting its committed results as of ${
+          snapshotAt.toISOString().slice(11, 19)
+        } UTC`,
+      );
+    }
+    return store;
   } catch (e) {
     if (e instanceof UserError) throw e;
     if (isLockError(e)) {
