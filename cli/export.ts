@@ -6,10 +6,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { join } from "node:path";
 import { UserError } from "../pipeline/errors.ts";
 import { EXPORT_FORMATS, exportData, type ExportFormat } from "../pipeline/export.ts";
-import { DB_FILE, duckdbMessage, isLockError, ResultsStore } from "../pipeline/store.ts";
+import { DB_FILE, duckdbMessage } from "../pipeline/store.ts";
+import { openStore } from "../pipeline/sql_cli.ts";
 
 /** Usage text of `export`. */
 export const EXPORT_USAGE =
@@ -78,7 +78,7 @@ export async function exportMain(
         throw new UserError(`--file ${v.file}: cannot read it (${duckdbMessage(e)})`);
       }
     }
-    const store = await openStore(v.results!);
+    const store = await openStore(v.results!, { out: print, err: (t) => console.error(t) });
     try {
       const rows = await exportData(store, { format, table: v.table, query, out: v.out });
       print(`${v.out}: ${rows} row${rows === 1 ? "" : "s"} (${format})`);
@@ -92,32 +92,6 @@ export async function exportMain(
       return e.exitCode;
     }
     throw e;
-  }
-}
-
-/**
- * Opens the database read only; during a run, the run's live snapshot of its
- * committed results (said on stderr), as `sql` and `report` do.
- */
-async function openStore(dir: string): Promise<ResultsStore> {
-  try {
-    const { store, snapshotAt } = await ResultsStore.openForReading(dir);
-    if (snapshotAt) {
-      console.error(
-        `note: a run is writing ${join(dir, DB_FILE)}; exporting its committed results as of ${
-          snapshotAt.toISOString().slice(11, 19)
-        } UTC`,
-      );
-    }
-    return store;
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    if (isLockError(e)) {
-      throw new UserError(
-        `${join(dir, DB_FILE)} is being written by a running experiment; export when it finishes`,
-      );
-    }
-    throw new UserError(duckdbMessage(e));
   }
 }
 

@@ -6,10 +6,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { UserError } from "../pipeline/errors.ts";
+import { argsError, UserError } from "../pipeline/errors.ts";
 import { compareRuns, listRuns, resolveRunIds, type RunComparison } from "../pipeline/runs.ts";
 import { showValue } from "../pipeline/provenance.ts";
-import { DB_FILE, duckdbMessage, isLockError, ResultsStore } from "../pipeline/store.ts";
+import { openStore } from "../pipeline/sql_cli.ts";
+import { DB_FILE, duckdbMessage } from "../pipeline/store.ts";
 import { formatCsv, formatTable } from "../pipeline/table_format.ts";
 import type { Json } from "../pipeline/types.ts";
 
@@ -73,7 +74,7 @@ async function runsCommand(args: string[], io: RunsIO): Promise<number> {
       },
     });
   } catch (e) {
-    throw new UserError(`${(e as Error).message}\n\n${RUNS_USAGE}`);
+    throw argsError(e, RUNS_USAGE);
   }
   const v = parsed.values;
   if (v.help) {
@@ -87,7 +88,7 @@ async function runsCommand(args: string[], io: RunsIO): Promise<number> {
   if (command === "compare" && ids.length < 2) {
     throw new UserError("runs compare needs at least two run ids (see deno task runs)");
   }
-  const store = await open(v.results!, io);
+  const store = await openStore(v.results!, io);
   try {
     if (command === "compare") {
       const { ids: full, problems } = await resolveRunIds(store, ids);
@@ -129,26 +130,6 @@ async function runsCommand(args: string[], io: RunsIO): Promise<number> {
     throw new UserError(duckdbMessage(e));
   } finally {
     await store.close();
-  }
-}
-
-async function open(dir: string, io: RunsIO): Promise<ResultsStore> {
-  try {
-    const { store, snapshotAt } = await ResultsStore.openForReading(dir);
-    if (snapshotAt) {
-      io.err(
-        `note: a run is writing ${dir}/${DB_FILE}; showing its committed results as of ${
-          snapshotAt.toISOString().slice(11, 19)
-        } UTC`,
-      );
-    }
-    return store;
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    if (isLockError(e)) {
-      throw new UserError(`${dir}/${DB_FILE} is being written by a running experiment`);
-    }
-    throw new UserError(duckdbMessage(e));
   }
 }
 

@@ -242,8 +242,10 @@ export async function allNeededKeys(dir: string): Promise<Set<string> | null> {
     return null;
   }
   try {
-    const runs = await store.query("SELECT run_id FROM runs");
-    return await neededKeys(store, runs.rows.map(([r]) => String(r)));
+    const r = await store.query(
+      "SELECT DISTINCT key FROM instances WHERE run_id IN (SELECT run_id FROM runs)",
+    );
+    return new Set(r.rows.map(([k]) => String(k)));
   } finally {
     await store.close();
   }

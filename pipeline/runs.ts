@@ -89,15 +89,10 @@ export async function listRuns(
     metric: null,
     value: null,
   }));
-  res.rows.forEach((row, i) => {
+  for (const [i, row] of res.rows.entries()) {
     const m = row[9] as { stage?: string; name?: string; aggregate?: string } | null;
     if (m && typeof m.stage === "string" && typeof m.name === "string") {
       out[i].metric = `${m.stage} ${m.name}${m.aggregate === "mean" ? " (mean)" : ""}`;
-    }
-  });
-  for (const [i, row] of res.rows.entries()) {
-    const m = row[9] as { stage: string; name: string; aggregate?: string } | null;
-    if (out[i].metric && m) {
       out[i].value = await metricValue(store, out[i].runId, m.stage, m.name, m.aggregate);
     }
   }

@@ -139,10 +139,10 @@ async function readSource(source: string): Promise<string> {
 }
 
 /**
- * Opens the database read only; during a run, the run's live snapshot of its
- * committed results (said on stderr).
+ * Opens the database of `dir` read only; during a run, the run's live snapshot
+ * of its committed results (said on `io.err`). Failures are {@linkcode UserError}s.
  */
-async function openStore(dir: string, io: SqlIO): Promise<ResultsStore> {
+export async function openStore(dir: string, io: SqlIO): Promise<ResultsStore> {
   try {
     const { store, snapshotAt } = await ResultsStore.openForReading(dir);
     if (snapshotAt) {

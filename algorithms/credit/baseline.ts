@@ -69,15 +69,15 @@ export function groupAdvantages(
   return adv;
 }
 
-/** Mean length per group, indexed like the rollouts (used by the `hicra-code` gate). */
-export function groupMeanLengths(
-  lengths: readonly number[],
+/** Group mean of a per-rollout value, indexed like the rollouts (segment-mc's V̂(prompt)). */
+export function groupMeans(
+  values: readonly number[],
   groups: readonly number[],
 ): number[] {
   const sum = new Map<number, number>();
   const count = new Map<number, number>();
   groups.forEach((g, i) => {
-    sum.set(g, (sum.get(g) ?? 0) + lengths[i]);
+    sum.set(g, (sum.get(g) ?? 0) + values[i]);
     count.set(g, (count.get(g) ?? 0) + 1);
   });
   return groups.map((g) => sum.get(g)! / count.get(g)!);
@@ -116,15 +116,18 @@ export function checkInput(
   }
 }
 
-function meanOf(vals: readonly number[]): number {
+/** Mean of a non-empty list, summed in order. */
+export function meanOf(vals: readonly number[]): number {
   let s = 0;
   for (const v of vals) s += v;
   return s / vals.length;
 }
 
-/** Std of at least two values (callers skip all-equal lists, so n = 1 never reaches here). */
-function stdOf(vals: readonly number[], mean: number, unbiased: boolean): number {
+/** Std of a list about `mean`; 0 when the estimator's denominator is not positive. */
+export function stdOf(vals: readonly number[], mean: number, unbiased: boolean): number {
+  const denom = unbiased ? vals.length - 1 : vals.length;
+  if (denom <= 0) return 0;
   let ss = 0;
   for (const v of vals) ss += (v - mean) ** 2;
-  return Math.sqrt(ss / (unbiased ? vals.length - 1 : vals.length));
+  return Math.sqrt(ss / denom);
 }

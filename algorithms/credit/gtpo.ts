@@ -39,8 +39,8 @@
  * @module
  */
 
-import { checkInput, groupMembers, STD_EPS } from "./baseline.ts";
-import type { CreditInput, CreditOptions, CreditOutput, StdEstimator } from "./types.ts";
+import { checkInput, groupMembers, meanOf, STD_EPS, stdOf } from "./baseline.ts";
+import type { CreditInput, CreditOptions, CreditOutput } from "./types.ts";
 
 /** Which tokens eq. 6's mean and std run over; see the module doc. */
 export type GtpoNormalization = "group" | "within-set";
@@ -152,8 +152,9 @@ export function gtpoAdvantages(
         }
       });
       if (values.length === 0) continue;
-      const mean = values.reduce((a, v) => a + v, 0) / values.length;
-      const scale = stdOf(values, mean, opts.stdEstimator ?? "unbiased") + STD_EPS;
+      const mean = meanOf(values);
+      const unbiased = (opts.stdEstimator ?? "unbiased") === "unbiased";
+      const scale = stdOf(values, mean, unbiased) + STD_EPS;
       idx.forEach((i, k) => {
         if (success[k] !== positive) return;
         shaped[k].forEach((r, t) => {
@@ -177,14 +178,4 @@ export function gtpo(input: CreditInput, opts: CreditOptions): CreditOutput {
 /** `gtpo-group`: as {@link gtpo}, eq. 6 over every token of the group (the other set's as 0). */
 export function gtpoGroup(input: CreditInput, opts: CreditOptions): CreditOutput {
   return gtpoAdvantages(input, opts, { ...GTPO_DEFAULTS, normalization: "group" });
-}
-
-/** Std of a list (0 for fewer than two values under the unbiased estimator). */
-function stdOf(values: readonly number[], mean: number, estimator: StdEstimator): number {
-  const n = values.length;
-  const denom = estimator === "unbiased" ? n - 1 : n;
-  if (denom <= 0) return 0;
-  let ss = 0;
-  for (const v of values) ss += (v - mean) ** 2;
-  return Math.sqrt(ss / denom);
 }

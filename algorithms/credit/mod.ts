@@ -13,7 +13,7 @@ export {
   type StdEstimator,
   type StdScaling,
 } from "./types.ts";
-export { checkInput, groupAdvantages, groupMeanLengths, STD_EPS } from "./baseline.ts";
+export { checkInput, groupAdvantages, groupMeans, STD_EPS } from "./baseline.ts";
 export {
   codeHighEntropyMask,
   grpo,

@@ -32,7 +32,7 @@
  * @module
  */
 
-import { checkInput } from "./baseline.ts";
+import { checkInput, groupMeans } from "./baseline.ts";
 import type { CreditOutput } from "./types.ts";
 
 /** The name `assign-credit` knows this estimator by. */
@@ -180,19 +180,13 @@ export function segmentMc(input: SegmentMcInput, opts: { whiten: boolean }): Cre
         `${input.boundaryValues.length} value lists`,
     );
   }
-  const sum = new Map<number, number>();
-  const count = new Map<number, number>();
-  input.groups.forEach((g, i) => {
-    sum.set(g, (sum.get(g) ?? 0) + input.rewards[i]);
-    count.set(g, (count.get(g) ?? 0) + 1);
-  });
+  const promptValue = groupMeans(rewards, groups);
   const raw = input.lengths.map((len, i) => {
     const inner = input.boundaryValues[i];
     inner.forEach((v, j) => {
       if (!Number.isFinite(v)) throw new RangeError(`value ${j} of rollout ${i} is ${v}`);
     });
-    const g = input.groups[i];
-    const values = [sum.get(g)! / count.get(g)!, ...inner, input.rewards[i]];
+    const values = [promptValue[i], ...inner, input.rewards[i]];
     return segmentAdvantages(input.starts[i], values, len);
   });
   return {
